@@ -1,0 +1,77 @@
+"""Celery application: JSON only, late acks, bounded tasks, schedules kept in django-celery-beat."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from celery import Celery
+from celery.signals import task_prerun
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medibot.settings.local")
+
+app = Celery("medibot")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+@app.on_configure.connect
+def configure_transport(sender: Celery, **kwargs: object) -> None:
+    """Production-grade defaults; the broker-free filesystem transport for embedded runs."""
+    from django.conf import settings
+
+    conf = sender.conf
+    conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.CELERY_TASK_TIME_LIMIT,
+        task_soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+        result_expires=60 * 60 * 24,
+        broker_connection_retry_on_startup=True,
+        beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
+        # One queue per kind of job, so each can get its own workers (docker-compose.yml).
+        task_default_queue="default",
+        task_routes={
+            "chats.tasks.sync_outbox": {"queue": "outbox"},
+            "chats.tasks.cleanup_chats": {"queue": "cleanup"},
+            "chats.tasks.compute_daily_stats": {"queue": "stats"},
+            "chats.tasks.backup_chats": {"queue": "stats"},
+            "chats.tasks.import_json_backup": {"queue": "import"},
+        },
+        timezone="UTC",
+    )
+    broker = str(settings.CELERY_BROKER_URL)
+    if broker.startswith("filesystem://"):
+        folder = Path(settings.CELERY_EMBEDDED_BROKER_DIR)
+        for sub in ("queue", "processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        conf.broker_transport_options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+        }
+        Path(str(settings.CELERY_RESULT_BACKEND).removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    elif broker.startswith(("redis://", "rediss://")):
+        # Longer than the hard time limit, so an unacknowledged task is never redelivered while running.
+        conf.broker_transport_options = {
+            "visibility_timeout": settings.CELERY_TASK_TIME_LIMIT * 2,
+            "socket_connect_timeout": 2,
+            "socket_timeout": 5,
+        }
+        conf.result_backend_transport_options = {"visibility_timeout": settings.CELERY_TASK_TIME_LIMIT * 2}
+
+
+@task_prerun.connect
+def start_task_unit_of_work(**kwargs: object) -> None:
+    """Each task starts unpinned from the primary, like each request (see medibot.routers)."""
+    from medibot.routers import start_unit_of_work
+
+    start_unit_of_work()
+
+
+app.autodiscover_tasks()

@@ -1,0 +1,1 @@
+"""Settings package: base.py reads the environment; local/test/production adjust it."""
