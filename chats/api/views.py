@@ -1,0 +1,518 @@
+"""Chat API: thin views that validate input, call services/selectors and serialise the result.
+
+Every object is fetched through a selector that takes the caller's id, so someone else's
+session, message or vote is a 404. Domain errors become HTTP in medibot/exception_handler.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.http import FileResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from pymongo.errors import PyMongoError
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAdminUser
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors as accounts_selectors
+from audit.models import CHAT_COUNTS, CHAT_MESSAGE, CHAT_SESSION, CHAT_STATISTICS, AuditEvent
+from audit.services import Access, record_accesses
+from chats import conversation, documents, exporters, health, selectors, services
+from chats.api import serializers as io
+from chats.models import ChatSession
+from chats.outbox import services as outbox
+
+QUEUED_DETAIL = (
+    "Chat storage is temporarily unavailable: your message was saved in the outbox and will appear "
+    "in the conversation shortly."
+)
+SESSION_ID = OpenApiParameter("session_id", str, OpenApiParameter.PATH, description="public session id")
+
+
+def _input(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _uid(request: Request) -> int:
+    """The authenticated caller's id (every chat view requires authentication)."""
+    return int(request.user.pk)  # type: ignore[arg-type]
+
+
+def _session(request: Request, session_id: str) -> ChatSession:
+    return selectors.get_session(user_id=_uid(request), session_id=session_id)
+
+
+def _message_list(messages: list[Any], session: ChatSession, *, user_id: int) -> list[dict[str, Any]]:
+    votes = selectors.votes_for_messages(user_id=user_id, messages=messages)
+    return list(io.MessageOutput(messages, many=True, context={"session": session, "votes": votes}).data)
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets ``Accept: text/event-stream`` pass content negotiation; the view streams itself."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
+        return json.dumps(data).encode()
+
+
+def _sse(events: Iterator[conversation.StreamEvent]) -> Iterator[str]:
+    for event in events:
+        yield f"event: {event.event}\ndata: {json.dumps(event.data)}\n\n"
+
+
+class SendMessageApi(APIView):
+    """POST /api/chat and /api/chat/send: store the message, get and store the bot's reply."""
+
+    throttle_scope = "chat_send"
+
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, EventStreamRenderer]
+
+    @extend_schema(
+        request=io.SendMessageInput,
+        parameters=[OpenApiParameter("stream", bool, description="stream the reply as server-sent events")],
+        responses={
+            201: io.ReplyOutput,
+            202: OpenApiResponse(io.ReplyOutput, description="chat storage is down: queued, will be stored"),
+            400: OpenApiResponse(description="invalid input"),
+            404: OpenApiResponse(description="no such session"),
+            502: OpenApiResponse(description="the provider failed; the message was saved"),
+        },
+    )
+    def post(self, request: Request) -> Response | StreamingHttpResponse:
+        data = _input(io.SendMessageInput, request.data)
+        wants_stream = request.query_params.get("stream", "").lower() in ("1", "true", "yes") or (
+            request.accepted_renderer.media_type == "text/event-stream"
+        )
+        if wants_stream:
+            try:
+                session, events = conversation.stream_conversation(
+                    user_id=_uid(request), message=data["message"], session_id=data["session_id"]
+                )
+            except conversation.StorageDown:
+                return self._respond(
+                    conversation.converse_queued(
+                        user_id=_uid(request), message=data["message"], session_id=data["session_id"]
+                    )
+                )
+            response = StreamingHttpResponse(_sse(events), content_type="text/event-stream", status=200)
+            response["X-Accel-Buffering"] = "no"
+            response["X-Session-Id"] = session.session_id
+            return response
+        turn = conversation.converse(
+            user_id=_uid(request), message=data["message"], session_id=data["session_id"]
+        )
+        return self._respond(turn)
+
+    def _respond(self, turn: conversation.Turnout) -> Response:
+        context = {"session": turn.session}
+        body = {
+            "session_id": turn.session.session_id,
+            "conversation_id": turn.session.session_id,
+            "response": turn.assistant_message.content,
+            "user_message": io.MessageOutput(turn.user_message, context=context).data,
+            "assistant_message": io.MessageOutput(turn.assistant_message, context=context).data,
+            "token_usage": io.UsageOutput(turn.usage).data if turn.usage else None,
+            "queued": turn.queued,
+        }
+        if turn.queued:
+            body["detail"] = QUEUED_DETAIL
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ChatHistoryApi(APIView):
+    """GET /api/chat-history: the latest exchanges across sessions, newest first."""
+
+    @extend_schema(parameters=[io.ChatHistoryInput], responses=io.ChatHistoryItemOutput(many=True))
+    def get(self, request: Request) -> Response:
+        limit = _input(io.ChatHistoryInput, request.query_params)["limit"]
+        exchanges = selectors.latest_exchanges(user_id=_uid(request), limit=limit)
+        return Response(io.ChatHistoryItemOutput(exchanges, many=True).data)
+
+
+class ClearAllApi(APIView):
+    """DELETE /api/chat-history/clear-all: remove all of the caller's chats."""
+
+    @extend_schema(responses=io.DeletedOutput)
+    def delete(self, request: Request) -> Response:
+        counts = services.clear_user_chats(user_id=_uid(request))
+        return Response(io.DeletedOutput(counts).data)
+
+
+class SessionListApi(APIView):
+    """GET lists the caller's sessions (pinned first, newest first); POST starts one."""
+
+    @extend_schema(parameters=[io.SessionListInput], responses=io.SessionPageOutput)
+    def get(self, request: Request) -> Response:
+        query = _input(io.SessionListInput, request.query_params)
+        page = selectors.list_sessions(
+            user_id=_uid(request),
+            archived=query["archived"],
+            pinned=query["pinned"],
+            tag=query.get("tag"),
+            session_type=query.get("type"),
+            updated_since=query.get("updated_since"),
+            cursor=query.get("cursor"),
+            limit=query["page_size"],
+        )
+        return Response(io.SessionPageOutput({"results": page.items, "next_cursor": page.next_cursor}).data)
+
+    @extend_schema(request=io.SessionCreateInput, responses={201: io.SessionOutput})
+    def post(self, request: Request) -> Response:
+        data = _input(io.SessionCreateInput, request.data)
+        session = services.start_session(user_id=_uid(request), channel="api", **data)
+        return Response(io.SessionOutput(session).data, status=status.HTTP_201_CREATED)
+
+
+class SessionDetailApi(APIView):
+    """GET / PUT / PATCH / DELETE (soft) one of the caller's sessions."""
+
+    @extend_schema(parameters=[SESSION_ID], responses=io.SessionOutput)
+    def get(self, request: Request, session_id: str) -> Response:
+        return Response(io.SessionOutput(_session(request, session_id)).data)
+
+    @extend_schema(parameters=[SESSION_ID], request=io.SessionUpdateInput, responses=io.SessionOutput)
+    def patch(self, request: Request, session_id: str) -> Response:
+        session = _session(request, session_id)
+        changes = _input(io.SessionUpdateInput, request.data)
+        return Response(io.SessionOutput(services.update_session(session=session, **changes)).data)
+
+    @extend_schema(parameters=[SESSION_ID], request=io.SessionUpdateInput, responses=io.SessionOutput)
+    def put(self, request: Request, session_id: str) -> Response:
+        return self.patch(request, session_id)
+
+    @extend_schema(parameters=[SESSION_ID], responses={204: None})
+    def delete(self, request: Request, session_id: str) -> Response:
+        services.soft_delete_session(session=_session(request, session_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionRestoreApi(APIView):
+    @extend_schema(parameters=[SESSION_ID], request=None, responses=io.SessionOutput)
+    def post(self, request: Request, session_id: str) -> Response:
+        session = selectors.get_session(user_id=_uid(request), session_id=session_id, include_deleted=True)
+        return Response(io.SessionOutput(services.restore_session(session=session)).data)
+
+
+class SessionPermanentDeleteApi(APIView):
+    @extend_schema(parameters=[SESSION_ID], responses=io.DeletedOutput)
+    def delete(self, request: Request, session_id: str) -> Response:
+        session = selectors.get_session(user_id=_uid(request), session_id=session_id, include_deleted=True)
+        return Response(io.DeletedOutput(services.delete_session_permanently(session=session)).data)
+
+
+class SessionMessagesApi(APIView):
+    """GET a page of messages: the newest ``limit``, or ``limit`` before/after an order number."""
+
+    @extend_schema(parameters=[SESSION_ID, io.MessagePageInput], responses=io.MessagePageOutput)
+    def get(self, request: Request, session_id: str) -> Response:
+        session = _session(request, session_id)
+        query = _input(io.MessagePageInput, request.query_params)
+        page = selectors.message_page(
+            session=session, limit=query["limit"], before=query.get("before"), after=query.get("after")
+        )
+        return Response(
+            {
+                "results": _message_list(page.items, session, user_id=_uid(request)),
+                "has_older": page.has_older,
+                "has_newer": page.has_newer,
+                "older_cursor": page.older_cursor,
+                "newer_cursor": page.newer_cursor,
+            }
+        )
+
+
+class SessionFullApi(APIView):
+    """GET a session with its newest messages (capped; ``older_cursor`` pages further back)."""
+
+    @extend_schema(parameters=[SESSION_ID, io.MessagePageInput], responses=io.FullSessionOutput)
+    def get(self, request: Request, session_id: str) -> Response:
+        session = _session(request, session_id)
+        query = _input(io.MessagePageInput, request.query_params)
+        page = selectors.message_page(session=session, limit=query["limit"], before=query.get("before"))
+        return Response(
+            {
+                "session": io.SessionOutput(session).data,
+                "messages": _message_list(page.items, session, user_id=_uid(request)),
+                "has_older": page.has_older,
+                "older_cursor": page.older_cursor,
+            }
+        )
+
+
+class SessionStatisticsApi(APIView):
+    @extend_schema(parameters=[SESSION_ID], responses=io.SessionStatisticsOutput)
+    def get(self, request: Request, session_id: str) -> Response:
+        stats = selectors.session_statistics(session=_session(request, session_id))
+        return Response(io.SessionStatisticsOutput(stats).data)
+
+
+class SessionTokenUsageApi(APIView):
+    @extend_schema(parameters=[SESSION_ID], responses=io.TokenUsageOutput)
+    def get(self, request: Request, session_id: str) -> Response:
+        session = _session(request, session_id)
+        usage = selectors.token_usage_by_model(user_id=_uid(request), session=session)
+        return Response(io.TokenUsageOutput(usage).data)
+
+
+class TokenUsageApi(APIView):
+    @extend_schema(parameters=[io.TokenUsageInput], responses=io.TokenUsageOutput)
+    def get(self, request: Request) -> Response:
+        query = _input(io.TokenUsageInput, request.query_params)
+        usage = selectors.token_usage_by_model(
+            user_id=_uid(request), since=query.get("since"), until=query.get("until")
+        )
+        return Response(io.TokenUsageOutput(usage).data)
+
+
+class SearchApi(APIView):
+    @extend_schema(parameters=[io.SearchInput], responses=io.SearchOutput)
+    def get(self, request: Request) -> Response:
+        query = _input(io.SearchInput, request.query_params)
+        result = selectors.search_chats(query=query["q"], user_id=_uid(request), limit=query["limit"])
+        return Response(
+            io.SearchOutput({"data": {"sessions": result.sessions, "messages": result.messages}}).data
+        )
+
+
+class SessionExportApi(APIView):
+    """GET a download of one session as json, csv, md or txt."""
+
+    throttle_scope = "chat_export"
+
+    @extend_schema(
+        parameters=[SESSION_ID, OpenApiParameter("format", str, enum=list(exporters.SESSION_FORMATS))],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    def get(self, request: Request, session_id: str) -> StreamingHttpResponse:
+        fmt = exporters.check_format(request.query_params.get("format", "json"), exporters.SESSION_FORMATS)
+        session = _session(request, session_id)
+        response = StreamingHttpResponse(
+            (chunk.encode() for chunk in exporters.render_session(session, fmt)),
+            content_type=exporters.FILES[fmt].content_type,
+        )
+        response["Content-Disposition"] = f'attachment; filename="{exporters.export_filename(session, fmt)}"'
+        return response
+
+
+class ExportAllApi(APIView):
+    """GET all of the caller's sessions: NDJSON streamed (``json``/``ndjson``) or a zip with a manifest."""
+
+    throttle_scope = "chat_export"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=list(exporters.ALL_FORMATS))],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    def get(self, request: Request) -> StreamingHttpResponse | FileResponse:
+        fmt = exporters.check_format(request.query_params.get("format", "json"), exporters.ALL_FORMATS)
+        if fmt == "zip":
+            return FileResponse(
+                exporters.zip_archive(_uid(request)),
+                as_attachment=True,
+                filename="medibot-chats.zip",
+                content_type="application/zip",
+            )
+        response = StreamingHttpResponse(
+            (line.encode() for line in exporters.ndjson_lines(_uid(request))),
+            content_type=exporters.FILES["ndjson"].content_type,
+        )
+        response["Content-Disposition"] = 'attachment; filename="medibot-chats.ndjson"'
+        return response
+
+
+class VoteApi(APIView):
+    """POST votes on a message (voting again changes the vote); DELETE removes the vote."""
+
+    @extend_schema(
+        request=io.VoteInput,
+        responses={200: io.VoteOutput, 202: OpenApiResponse(description="chat storage is down: vote queued")},
+    )
+    def post(self, request: Request, message_id: str) -> Response:
+        data = _input(io.VoteInput, request.data)
+        try:
+            message = selectors.get_message(user_id=_uid(request), message_id=message_id)
+            vote = services.vote(message=message, user_id=_uid(request), **data)
+        except PyMongoError as exc:
+            if not documents.is_outage(exc):
+                raise
+            outbox.enqueue_vote(
+                user_id=_uid(request),
+                message_id=message_id,
+                vote_type=data["vote_type"],
+                reason=data.get("reason", ""),
+            )
+            return Response({"detail": QUEUED_DETAIL, "queued": True}, status=status.HTTP_202_ACCEPTED)
+        return Response(io.VoteOutput(vote, context={"message": message}).data)
+
+    @extend_schema(responses={204: None, 404: OpenApiResponse(description="no such message or vote")})
+    def delete(self, request: Request, message_id: str) -> Response:
+        message = selectors.get_message(user_id=_uid(request), message_id=message_id)
+        if not services.unvote(message=message, user_id=_uid(request)):
+            return Response(
+                {"detail": "You have not voted on this message."}, status=status.HTTP_404_NOT_FOUND
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class HealthApi(APIView):
+    """GET the state of every store; 503 naming what is down. No credentials in the answer."""
+
+    permission_classes: list[Any] = []
+    authentication_classes: list[Any] = []
+
+    @extend_schema(responses={200: io.HealthOutput, 503: io.HealthOutput})
+    def get(self, request: Request) -> Response:
+        report = health.check_all()
+        code = status.HTTP_200_OK if not report["down"] else status.HTTP_503_SERVICE_UNAVAILABLE
+        return Response(io.HealthOutput(report).data, status=code)
+
+
+# --- staff routes ------------------------------------------------------------------------------------
+
+
+class GlobalStatisticsApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=io.GlobalStatisticsOutput)
+    def get(self, request: Request) -> Response:
+        statistics = selectors.global_statistics()
+        record_accesses(
+            actor=request.user,
+            accesses=[Access(AuditEvent.Action.READ, CHAT_STATISTICS, "", owner_id=None)],
+            request=request,
+        )
+        return Response(io.GlobalStatisticsOutput(statistics).data)
+
+
+class CleanupApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(parameters=[io.CleanupInput], request=None, responses=io.CleanupOutput)
+    def post(self, request: Request) -> Response:
+        query = _input(io.CleanupInput, request.query_params)
+        report = services.cleanup_chats(days_old=query.get("days_old"), dry_run=query["dry_run"])
+        return Response(io.CleanupOutput(report).data)
+
+
+class StaffUsersApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(parameters=[io.StaffUsersInput], responses=io.StaffUserPageOutput)
+    def get(self, request: Request) -> Response:
+        query = _input(io.StaffUsersInput, request.query_params)
+        size = query["page_size"]
+        users = accounts_selectors.users_page(after=query.get("cursor", 0), size=size)
+        page = users[:size]
+        counts = selectors.chat_counts_by_user(user_ids=[user.pk for user in page])
+        rows = [
+            {
+                "id": user.pk,
+                "username": user.username,
+                "email": user.email,
+                "role": getattr(user, "role", ""),
+                "phone_number": getattr(user, "phone_number", None),
+                "date_joined": user.date_joined,
+                **counts.get(user.pk, {"session_count": 0, "message_count": 0}),
+            }
+            for user in page
+        ]
+        next_cursor = page[-1].pk if len(users) > size else None
+        record_accesses(
+            actor=request.user,
+            accesses=[Access(AuditEvent.Action.READ, CHAT_COUNTS, str(user.pk), user.pk) for user in page],
+            request=request,
+        )
+        return Response(io.StaffUserPageOutput({"results": rows, "next_cursor": next_cursor}).data)
+
+
+class StaffUserConversationsApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(parameters=[io.SessionListInput], responses=io.SessionPageOutput)
+    def get(self, request: Request, user_id: int) -> Response:
+        if not get_user_model().objects.filter(pk=user_id).exists():
+            return Response({"detail": "User not found."}, status=status.HTTP_404_NOT_FOUND)
+        query = _input(io.SessionListInput, request.query_params)
+        page = selectors.list_sessions(
+            user_id=user_id, archived=query["archived"], cursor=query.get("cursor"), limit=query["page_size"]
+        )
+        shown = [
+            Access(AuditEvent.Action.READ, CHAT_SESSION, session.session_id, user_id)
+            for session in page.items
+        ]
+        record_accesses(
+            actor=request.user,
+            accesses=shown or [Access(AuditEvent.Action.READ, CHAT_SESSION, "", user_id)],
+            request=request,
+        )
+        return Response(io.SessionPageOutput({"results": page.items, "next_cursor": page.next_cursor}).data)
+
+
+class StaffStatsApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "StaffStats",
+            {
+                "total_users": serializers.IntegerField(),
+                "users_with_chats": serializers.IntegerField(),
+                "total_sessions": serializers.IntegerField(),
+                "total_messages": serializers.IntegerField(),
+                "messages_by_role": serializers.DictField(child=serializers.IntegerField()),
+            },
+        )
+    )
+    def get(self, request: Request) -> Response:
+        stats = selectors.global_statistics(days=0)
+        record_accesses(
+            actor=request.user,
+            accesses=[Access(AuditEvent.Action.READ, CHAT_STATISTICS, "", owner_id=None)],
+            request=request,
+        )
+        return Response(
+            {
+                "total_users": get_user_model().objects.count(),
+                "users_with_chats": stats["total_users"],
+                "total_sessions": stats["total_sessions"],
+                "total_messages": stats["total_messages"],
+                "messages_by_role": stats["messages_by_role"],
+            }
+        )
+
+
+class StaffLatestChatsApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(parameters=[io.ChatHistoryInput], responses=io.LatestChatOutput(many=True))
+    def get(self, request: Request) -> Response:
+        limit = _input(io.ChatHistoryInput, request.query_params)["limit"]
+        rows = selectors.latest_chats_all_users(limit=limit)
+        names = get_user_model().objects.in_bulk({row["user_id"] for row in rows})
+        for row in rows:
+            user = names.get(row["user_id"])
+            row["username"] = user.get_username() if user else None
+        record_accesses(
+            actor=request.user,
+            accesses=[
+                Access(AuditEvent.Action.READ, CHAT_MESSAGE, row["message_id"], row["user_id"])
+                for row in rows
+            ],
+            request=request,
+        )
+        return Response(io.LatestChatOutput(rows, many=True).data)

@@ -1,0 +1,106 @@
+"""Direct pymongo access for the hot write paths of the chat store.
+
+The ORM serves reads, the admin and simple updates. Writes that must stand or fall together
+(a message and its session counters; a session and its messages on delete) run here in a
+pymongo transaction with the driver's own retry of transient errors. Documents are encoded
+by the model fields themselves (``get_db_prep_save``), so they are exactly what the ORM writes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, TypeVar
+
+import pymongo
+from bson import ObjectId
+from django.conf import settings
+from django.db import connections
+from django.db.models import Model
+from django.utils import timezone
+from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError
+from pymongo.mongo_client import MongoClient
+
+from medibot.routers import CHATS_ALIAS
+
+T = TypeVar("T")
+M = TypeVar("M", bound=Model)
+
+
+def client() -> MongoClient[dict[str, Any]]:
+    connection = connections[CHATS_ALIAS]
+    connection.ensure_connection()
+    return connection.connection
+
+
+def database() -> Database[dict[str, Any]]:
+    return client()[connections[CHATS_ALIAS].settings_dict["NAME"]]
+
+
+def collection(model: type[Model]) -> Collection[dict[str, Any]]:
+    return database()[model._meta.db_table]
+
+
+def now() -> datetime:
+    """Aware UTC now truncated to milliseconds, the precision BSON dates keep."""
+    moment = timezone.now()
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def to_document(instance: Model) -> dict[str, Any]:
+    """The BSON document the ORM would store for ``instance``; assigns an ObjectId if missing."""
+    connection = connections[CHATS_ALIAS]
+    if instance.pk is None:
+        instance.pk = ObjectId()
+    return {
+        field.column: field.get_db_prep_save(getattr(instance, field.attname), connection)
+        for field in instance._meta.concrete_fields
+    }
+
+
+def mark_saved(instance: M) -> M:
+    instance._state.adding = False
+    instance._state.db = CHATS_ALIAS
+    return instance
+
+
+def request_timeout() -> AbstractContextManager[None]:
+    """The short client-side deadline of chat request paths (settings.MONGODB_TIMEOUT_MS)."""
+    return pymongo.timeout(settings.MONGODB_TIMEOUT_MS / 1000)
+
+
+def run_transaction(callback: Callable[[ClientSession], T]) -> T:
+    """Run ``callback`` in one multi-document transaction.
+
+    Every attempt has the short request deadline (``request_timeout()``), so an unreachable
+    server fails fast. Write conflicts — the server is healthy, another writer won the race —
+    are retried with jittered backoff for up to settings.MONGODB_CONFLICT_RETRY_SECONDS.
+    """
+    deadline = time.monotonic() + settings.MONGODB_CONFLICT_RETRY_SECONDS
+    attempt = 0
+    while True:
+        try:
+            with request_timeout(), client().start_session() as session, session.start_transaction():
+                return callback(session)
+        except OperationFailure as exc:
+            if not _is_write_conflict(exc) or time.monotonic() >= deadline:
+                raise
+        attempt += 1
+        time.sleep(random.uniform(0, min(0.1, 0.004 * 2 ** min(attempt, 8))))  # nosec B311 - retry jitter, not security
+
+
+def _is_write_conflict(exc: OperationFailure) -> bool:
+    return exc.has_error_label("TransientTransactionError") and not isinstance(
+        exc, (ConnectionFailure, ExecutionTimeout)
+    )
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` means MongoDB could not be reached or did not answer in time."""
+    return isinstance(exc, PyMongoError) and (isinstance(exc, ConnectionFailure) or exc.timeout)

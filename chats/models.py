@@ -1,0 +1,241 @@
+"""Chat documents on MongoDB (the ``chats`` alias).
+
+Every collection carries ``user_id`` (the MySQL user's id, no cross-database foreign key) as the
+first field of its indexes: one user's data is found by an index range and is the shard key
+when the cluster is sharded. Unique indexes therefore start with ``user_id`` too; a session
+belongs to exactly one user, so ``(user_id, session, order)`` is as strict as ``(session, order)``.
+
+The unique indexes are created by migration 0002 through pymongo, not ``Meta.constraints``:
+django-mongodb-backend makes unique constraints *partial* indexes (``$type`` filters), which a
+plain equality query such as ``{"user_id": 7}`` cannot use. Our key fields are never null, so
+full unique indexes are both correct and usable by every query (see ``UNIQUE_INDEXES``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+from django_mongodb_backend.fields import ArrayField
+from django_mongodb_backend.managers import MongoManager
+
+SCHEMA_VERSION = 1
+
+
+def new_public_id() -> str:
+    return str(uuid.uuid4())
+
+
+class SessionType(models.TextChoices):
+    GENERAL = "general", "General"
+    SYMPTOM_CHECK = "symptom_check", "Symptom check"
+    MEDICATION = "medication", "Medication"
+    LAB_RESULTS = "lab_results", "Lab results"
+    MENTAL_HEALTH = "mental_health", "Mental health"
+    APPOINTMENT = "appointment", "Appointment"
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web"
+    API = "api", "API"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    IMPORT = "import", "Import"
+
+
+class Role(models.TextChoices):
+    USER = "user", "User"
+    ASSISTANT = "assistant", "Assistant"
+    SYSTEM = "system", "System"
+    TOOL = "tool", "Tool"
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class VoteType(models.TextChoices):
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+
+
+UNIQUE_INDEXES: dict[str, list[tuple[str, list[str]]]] = {
+    "chat_sessions": [("uniq_session_per_user", ["user_id", "session_id"])],
+    "chat_messages": [
+        ("uniq_message_order", ["user_id", "session_id", "order"]),
+        ("uniq_message_id", ["user_id", "message_id"]),
+    ],
+    "chat_token_usage": [("uniq_usage_per_message", ["user_id", "message_id"])],
+    "chat_message_votes": [("uniq_vote_per_user_message", ["user_id", "message_id"])],
+}
+
+
+class ChatSession(models.Model):
+    """One conversation. Counters are kept by the operation that writes its messages."""
+
+    session_id = models.CharField(max_length=64, default=new_public_id)
+    user_id = models.BigIntegerField()
+    title = models.CharField(max_length=80, blank=True, default="")
+    session_type = models.CharField(max_length=32, choices=SessionType.choices, default=SessionType.GENERAL)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WEB)
+    is_active = models.BooleanField(default=True)
+    is_archived = models.BooleanField(default=False)
+    is_pinned = models.BooleanField(default=False)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    search_terms = ArrayField(models.CharField(max_length=64), default=list, blank=True, editable=False)
+    message_count = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    legal_hold = models.BooleanField(default=False)
+    schema_version = models.PositiveSmallIntegerField(default=SCHEMA_VERSION)
+
+    objects = MongoManager()
+
+    class Meta:
+        db_table = "chat_sessions"
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["user_id", "deleted_at", "is_archived", "-updated_at"], name="session_list_idx"
+            ),
+            models.Index(fields=["user_id", "is_pinned"], name="session_pinned_idx"),
+            models.Index(fields=["user_id", "search_terms"], name="session_search_idx"),
+            models.Index(fields=["deleted_at"], name="session_deleted_idx"),
+            models.Index(fields=["updated_at"], name="session_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.session_id
+
+
+class ChatMessage(models.Model):
+    """One message; ``order`` is 1, 2, 3… within its session, unique and gap-free."""
+
+    message_id = models.CharField(max_length=64, default=new_public_id)
+    session = models.ForeignKey(
+        ChatSession, on_delete=models.DO_NOTHING, related_name="messages", db_index=False
+    )
+    session_id: Any
+    user_id = models.BigIntegerField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField()
+    order = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.COMPLETED)
+    model = models.CharField(max_length=100, blank=True, default="")
+    source_documents = models.JSONField(default=list, blank=True)
+    agent_steps = models.JSONField(default=list, blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    error_info = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    parent_message_id = models.CharField(max_length=64, blank=True, default="")
+    content_hash = models.CharField(max_length=64)
+    search_terms = ArrayField(models.CharField(max_length=64), default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = MongoManager()
+
+    class Meta:
+        db_table = "chat_messages"
+        ordering = ["session_id", "order"]
+        indexes = [
+            models.Index(fields=["user_id", "created_at"], name="message_user_time_idx"),
+            models.Index(fields=["user_id", "search_terms"], name="message_search_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} #{self.order}"
+
+
+class TokenUsage(models.Model):
+    """Tokens and exact cost of one assistant message."""
+
+    session = models.ForeignKey(
+        ChatSession, on_delete=models.DO_NOTHING, related_name="token_usage", db_index=False
+    )
+    session_id: Any
+    message = models.ForeignKey(
+        ChatMessage, on_delete=models.DO_NOTHING, related_name="token_usage", db_index=False
+    )
+    message_id: Any
+    user_id = models.BigIntegerField()
+    model = models.CharField(max_length=100)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = MongoManager()
+
+    class Meta:
+        db_table = "chat_token_usage"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user_id", "created_at"], name="usage_user_time_idx"),
+            models.Index(fields=["user_id", "session"], name="usage_session_idx"),
+            models.Index(fields=["model", "created_at"], name="usage_model_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.total_tokens}"
+
+
+class MessageVote(models.Model):
+    """A user's thumbs up/down on a message: at most one per user per message."""
+
+    message = models.ForeignKey(
+        ChatMessage, on_delete=models.DO_NOTHING, related_name="votes", db_index=False
+    )
+    message_id: Any
+    session = models.ForeignKey(
+        ChatSession, on_delete=models.DO_NOTHING, related_name="votes", db_index=False
+    )
+    session_id: Any
+    user_id = models.BigIntegerField()
+    vote_type = models.CharField(max_length=8, choices=VoteType.choices)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = MongoManager()
+
+    class Meta:
+        db_table = "chat_message_votes"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user_id", "session"], name="vote_session_idx")]
+
+    def __str__(self) -> str:
+        return self.vote_type
+
+
+class DailyChatStats(models.Model):
+    """Totals of one UTC day; recomputing a day replaces its row."""
+
+    date = models.DateField(unique=True)
+    total_sessions = models.PositiveIntegerField(default=0)
+    new_sessions = models.PositiveIntegerField(default=0)
+    total_messages = models.PositiveIntegerField(default=0)
+    active_users = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveBigIntegerField(default=0)
+    total_cost = models.DecimalField(max_digits=16, decimal_places=8, default=0)
+    tokens_by_model = models.JSONField(default=dict, blank=True)
+    cost_by_model = models.JSONField(default=dict, blank=True)
+    messages_by_role = models.JSONField(default=dict, blank=True)
+    average_session_length = models.FloatField(default=0)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    objects = MongoManager()
+
+    class Meta:
+        db_table = "chat_daily_stats"
+        ordering = ["-date"]
+        verbose_name_plural = "daily chat stats"
+
+    def __str__(self) -> str:
+        return str(self.date)

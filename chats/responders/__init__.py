@@ -1,0 +1,1 @@
+"""Bot reply providers. ``get_responder()`` returns the one chosen by settings.CHAT_RESPONDER."""

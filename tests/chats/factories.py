@@ -1,0 +1,57 @@
+"""Chat test data, written through the services (or, for bulk volumes, as the ORM would store it)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pymongo
+from bson import Int64
+
+from chats import documents, search, services
+from chats.models import ChatMessage, ChatSession, Role
+
+_user_ids = itertools.count(10_000)
+
+
+def next_user_id() -> int:
+    return next(_user_ids)
+
+
+def session_with_messages(*, user_id: int | None = None, messages: int = 0, **fields: object) -> ChatSession:
+    session = services.start_session(user_id=user_id or next_user_id(), **fields)  # type: ignore[arg-type]
+    for number in range(1, messages + 1):
+        role = Role.USER if number % 2 else Role.ASSISTANT
+        services.append_message(session=session, role=role, content=f"message {number} of the session")
+    return session
+
+
+def bulk_messages(*, session: ChatSession, count: int, batch: int = 5000) -> ChatSession:
+    """Append ``count`` messages in bulk (orders continue the session's), counters kept right."""
+    start = session.message_count
+    moment = documents.now() - timedelta(days=1)
+    for low in range(1, count + 1, batch):
+        docs = []
+        for number in range(low, min(count, low + batch - 1) + 1):
+            content = f"bulk message {start + number} about blood pressure"
+            message = ChatMessage(
+                session=session,
+                user_id=session.user_id,
+                role=Role.USER if number % 2 else Role.ASSISTANT,
+                content=content,
+                order=start + number,
+                content_hash=services.content_hash(content),
+                search_terms=search.terms_for(content),
+                created_at=moment + timedelta(milliseconds=number),
+            )
+            docs.append(documents.to_document(message))
+        with pymongo.timeout(120):
+            documents.collection(ChatMessage).insert_many(docs, ordered=False)
+    last = moment + timedelta(milliseconds=count)
+    documents.collection(ChatSession).update_one(
+        {"_id": session.pk, "user_id": Int64(session.user_id)},
+        {"$inc": {"message_count": count}, "$max": {"last_message_at": last}},
+    )
+    session.message_count += count
+    session.last_message_at = last
+    return session
