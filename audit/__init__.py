@@ -1,0 +1,1 @@
+"""Append-only, tamper-evident audit trail of access to other people's data."""

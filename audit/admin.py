@@ -1,0 +1,78 @@
+"""The audit trail in the admin: read-only for everyone, superusers included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.http import HttpRequest
+
+from audit import selectors
+from audit.models import AuditEvent, ChainHead
+
+
+class AuditEventChangeList(ChangeList):
+    """Names the actors and owners of a page in one query."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        events = list(self.result_list)
+        users = selectors.users_by_id(user_ids=[e.actor_id for e in events] + [e.owner_id for e in events])
+        for event in events:
+            event.actor_name = _person(users, event.actor_id, nobody="(system)")
+            event.owner_name = _person(users, event.owner_id, nobody="-")
+
+
+def _person(users: dict[int, Any], user_id: int | None, *, nobody: str) -> str:
+    if user_id is None:
+        return nobody
+    user = users.get(user_id)
+    return f"{user.get_username()} (#{user_id})" if user else f"#{user_id}"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "sequence",
+        "created_at",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "owner",
+        "outcome",
+        "client_ip",
+    ]
+    list_filter = ["action", "outcome", "object_type", "created_at"]
+    search_fields = ["=object_id"]
+    ordering = ["-sequence"]
+    show_full_result_count = False
+    readonly_fields = [field.name for field in AuditEvent._meta.fields]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return AuditEventChangeList
+
+    @admin.display(description="actor")
+    def actor(self, event: AuditEvent) -> str:
+        return str(getattr(event, "actor_name", event.actor_id))
+
+    @admin.display(description="owner")
+    def owner(self, event: AuditEvent) -> str:
+        return str(getattr(event, "owner_name", event.owner_id))
+
+
+@admin.register(ChainHead)
+class ChainHeadAdmin(ReadOnlyAdmin):
+    list_display = ["id", "sequence", "hash"]

@@ -1,0 +1,100 @@
+"""Audit events for the admin: pages of someone else's chats or EHR shown, changed or deleted.
+
+``AuditedAdminMixin`` goes first in a ModelAdmin's bases. It records a ``read`` for every row of a
+rendered changelist and for a rendered change form, and ``create``/``change``/``delete`` where
+the admin writes its own LogEntry (after a successful save or delete). Actions that change data
+through services record their own events with ``record_admin_accesses``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.http import HttpRequest, HttpResponseBase
+from django.template.response import TemplateResponse
+
+from audit import services
+from audit.models import AuditEvent
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+    _AdminBase = ModelAdmin[Any]
+else:
+    _AdminBase = object
+
+
+def rendered_context(response: HttpResponseBase) -> dict[str, Any]:
+    """The context of a page the admin is about to render, or {} (redirects, downloads, errors)."""
+    if isinstance(response, TemplateResponse) and response.status_code == 200:
+        return dict(response.context_data or {})
+    return {}
+
+
+def record_changelist_reads(
+    request: HttpRequest, response: HttpResponseBase, access_for: Callable[[Any], services.Access]
+) -> None:
+    """One ``read`` per row of a rendered changelist page (a single insert for the page)."""
+    changelist = rendered_context(response).get("cl")
+    if changelist is not None:
+        services.record_accesses(
+            actor=request.user, accesses=[access_for(row) for row in changelist.result_list], request=request
+        )
+
+
+class AuditedAdminMixin(_AdminBase):
+    """Audits the admin's views of a model whose rows belong to a user (``audit_owner_id``)."""
+
+    def audit_owner_id(self, obj: Any) -> int | None:
+        raise NotImplementedError
+
+    def audit_object_id(self, obj: Any) -> str:
+        return str(obj.pk)
+
+    def audit_access(self, obj: Any, action: str) -> services.Access:
+        return services.Access(
+            action=action,
+            object_type=obj._meta.label_lower,
+            object_id=self.audit_object_id(obj),
+            owner_id=self.audit_owner_id(obj),
+        )
+
+    def record_admin_accesses(self, request: HttpRequest, objects: Iterable[Any], action: str) -> None:
+        services.record_accesses(
+            actor=request.user, accesses=[self.audit_access(obj, action) for obj in objects], request=request
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        response = super().changelist_view(request, extra_context)
+        record_changelist_reads(request, response, lambda row: self.audit_access(row, AuditEvent.Action.READ))
+        return response
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        original = rendered_context(response).get("original")
+        if request.method == "GET" and object_id is not None and original is not None:
+            self.record_admin_accesses(request, [original], AuditEvent.Action.READ)
+        return response
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        logged = super().log_addition(request, obj, message)
+        self.record_admin_accesses(request, [obj], AuditEvent.Action.CREATE)
+        return logged
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        logged = super().log_change(request, obj, message)
+        self.record_admin_accesses(request, [obj], AuditEvent.Action.CHANGE)
+        return logged
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        objects = list(queryset)  # fills the queryset's cache: the LogEntry rows reuse it
+        logged = super().log_deletions(request, queryset)
+        self.record_admin_accesses(request, objects, AuditEvent.Action.DELETE)
+        return logged
