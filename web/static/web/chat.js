@@ -1,0 +1,997 @@
+/*
+ * Medibot chat page. Talks to the JSON API with the session cookie and the CSRF token.
+ * Every piece of message text reaches the page through textContent / text nodes; the only
+ * markup taken from the server is <mark> in search snippets, rebuilt element by element.
+ */
+(function () {
+  "use strict";
+
+  const SESSION_PAGE_SIZE = 20;
+  const MESSAGE_PAGE_SIZE = 30;
+  const SEARCH_DELAY_MS = 300;
+  const SEARCH_OLDER_PAGES = 20;
+  const NARROW_QUERY = window.matchMedia("(max-width: 760px)");
+
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    toggle: $("sidebar-toggle"),
+    sidebar: $("sidebar"),
+    newChat: $("new-chat"),
+    searchForm: $("search-form"),
+    searchInput: $("search-input"),
+    searchResults: $("search-results"),
+    searchStatus: $("search-status"),
+    searchSessions: $("search-session-list"),
+    searchMessages: $("search-message-list"),
+    searchSessionsHeading: $("search-sessions-heading"),
+    searchMessagesHeading: $("search-messages-heading"),
+    showArchived: $("show-archived"),
+    sidebarScroll: $("sidebar-scroll"),
+    sessionSection: $("session-section"),
+    sessionsHeading: $("sessions-heading"),
+    sessionList: $("session-list"),
+    sessionsEmpty: $("sessions-empty"),
+    sessionsLoading: $("sessions-loading"),
+    sessionsMore: $("sessions-more"),
+    layout: $("layout"),
+    main: $("main"),
+    title: $("chat-title"),
+    tools: $("conversation-tools"),
+    rename: $("rename-button"),
+    pin: $("pin-button"),
+    archive: $("archive-button"),
+    exportMenu: $("export-menu"),
+    remove: $("delete-button"),
+    tokenUsage: $("token-usage"),
+    banner: $("banner"),
+    bannerText: $("banner-text"),
+    bannerAction: $("banner-action"),
+    bannerClose: $("banner-close"),
+    announcer: $("announcer"),
+    messageScroll: $("message-scroll"),
+    loadOlder: $("load-older"),
+    chatEmpty: $("chat-empty"),
+    messages: $("message-list"),
+    composer: $("composer"),
+    input: $("message-input"),
+    send: $("send-button"),
+    renameDialog: $("rename-dialog"),
+    renameForm: $("rename-form"),
+    renameInput: $("rename-input"),
+    renameError: $("rename-error"),
+    renameCancel: $("rename-cancel"),
+    deleteDialog: $("delete-dialog"),
+    deleteTitle: $("delete-title"),
+    deleteCancel: $("delete-cancel"),
+    deleteConfirm: $("delete-confirm"),
+    voteTemplate: $("vote-template"),
+  };
+  const csrfToken = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+
+  const state = {
+    session: null, // the open conversation: {session_id, title, is_pinned, is_archived, ...}
+    openGeneration: 0,
+    olderCursor: null,
+    olderLoading: false,
+    opening: null, // the promise of the conversation being loaded, if any
+    sending: false,
+    sessions: new Map(),
+    sessionsCursor: null,
+    sessionsDone: false,
+    sessionsLoading: false,
+    sessionsGeneration: 0,
+    searchGeneration: 0,
+    searchTimer: null,
+    bannerAction: null,
+    // message_id -> "up" | "down": votes given in this page view, and the caller's earlier votes
+    // when the message API reports them (my_vote).
+    votes: new Map(),
+  };
+
+  // --- HTTP -------------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  function request(path, { method = "GET", body, accept = "application/json" } = {}) {
+    const headers = { Accept: accept };
+    if (method !== "GET") headers["X-CSRFToken"] = csrfToken;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
+  async function readJson(response) {
+    try {
+      return JSON.parse(await response.text());
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function errorText(data, response) {
+    if (data && typeof data.detail === "string" && data.detail.startsWith("CSRF Failed")) {
+      return "This page is out of date (you signed in or out in another tab). Please reload it.";
+    }
+    if (data && typeof data.detail === "string") return data.detail;
+    if (data && typeof data === "object") {
+      for (const value of Object.values(data)) {
+        if (Array.isArray(value) && typeof value[0] === "string") return value[0];
+        if (typeof value === "string") return value;
+      }
+    }
+    return `The request failed (${response.status}). Please try again.`;
+  }
+
+  function checkSignedIn(response) {
+    if (response.status === 401) {
+      window.location.assign(`/login/?next=${encodeURIComponent(window.location.pathname)}`);
+      throw new ApiError(401, "Your session has ended. Please sign in again.");
+    }
+  }
+
+  async function api(path, options) {
+    let response;
+    try {
+      response = await request(path, options);
+    } catch (error) {
+      throw new ApiError(0, "Medibot cannot be reached. Check your connection and try again.");
+    }
+    checkSignedIn(response);
+    if (response.status === 204) return { response, data: null };
+    const data = await readJson(response);
+    if (!response.ok) throw new ApiError(response.status, errorText(data, response));
+    return { response, data };
+  }
+
+  const sessionPath = (id) => `/api/chat/sessions/${encodeURIComponent(id)}`;
+
+  // --- small DOM helpers ------------------------------------------------------------------------
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function announce(text) {
+    ui.announcer.textContent = "";
+    window.setTimeout(() => {
+      ui.announcer.textContent = text;
+    }, 50);
+  }
+
+  /* kind: "warning" | "error" | "info"; action: optional {label, run} offered as a button. */
+  function showBanner(text, kind, action) {
+    ui.banner.className = `banner banner--${kind}`;
+    ui.bannerText.textContent = text;
+    state.bannerAction = action || null;
+    ui.bannerAction.hidden = !action;
+    ui.bannerAction.textContent = action ? action.label : "";
+    ui.banner.hidden = false;
+  }
+
+  function hideBanner() {
+    ui.banner.hidden = true;
+    ui.bannerText.textContent = "";
+    state.bannerAction = null;
+    ui.bannerAction.hidden = true;
+  }
+
+  function reportError(error) {
+    showBanner(error instanceof ApiError ? error.message : "Something went wrong. Please try again.", "error");
+  }
+
+  function formatDate(value) {
+    if (!value) return "";
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) return "";
+    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  function sessionTitle(session) {
+    return (session && session.title) || "Untitled conversation";
+  }
+
+  const nearBottom = () =>
+    ui.messageScroll.scrollHeight - ui.messageScroll.scrollTop - ui.messageScroll.clientHeight < 80;
+
+  function scrollToBottom() {
+    ui.messageScroll.scrollTop = ui.messageScroll.scrollHeight;
+  }
+
+  // --- search snippets: escaped text from the server, with <mark> as the only element ------------
+
+  const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+  function decodeEntities(text) {
+    return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, name) => {
+      if (name[0] === "#") {
+        const code = name[1] === "x" || name[1] === "X" ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+        return Number.isFinite(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+      }
+      return Object.prototype.hasOwnProperty.call(ENTITIES, name.toLowerCase()) ? ENTITIES[name.toLowerCase()] : whole;
+    });
+  }
+
+  function snippetFragment(snippet) {
+    const fragment = document.createDocumentFragment();
+    let mark = null;
+    for (const part of String(snippet).split(/(<mark>|<\/mark>)/)) {
+      if (part === "<mark>") {
+        mark = mark || document.createElement("mark");
+      } else if (part === "</mark>") {
+        if (mark) fragment.append(mark);
+        mark = null;
+      } else if (part) {
+        (mark || fragment).append(document.createTextNode(decodeEntities(part)));
+      }
+    }
+    if (mark) fragment.append(mark);
+    return fragment;
+  }
+
+  // --- sidebar: the user's conversations ------------------------------------------------------
+
+  function sessionItem(session) {
+    const item = element("li", "session-item");
+    item.dataset.sessionId = session.session_id;
+    const button = element("button", "session-link");
+    button.type = "button";
+    button.append(element("span", "session-title", sessionTitle(session)));
+    const meta = element("span", "session-meta");
+    if (session.is_pinned) meta.append(element("span", "session-badge", "Pinned"));
+    if (session.is_archived) meta.append(element("span", "session-badge", "Archived"));
+    meta.append(element("span", "session-date", formatDate(session.last_message_at || session.updated_at)));
+    button.append(meta);
+    if (state.session && state.session.session_id === session.session_id) {
+      button.setAttribute("aria-current", "true");
+    }
+    button.addEventListener("click", () => openSession(session.session_id));
+    item.append(button);
+    return item;
+  }
+
+  function updateSessionControls() {
+    ui.sessionsLoading.hidden = !state.sessionsLoading;
+    ui.sessionsMore.hidden = state.sessionsDone || state.sessionsLoading;
+    ui.sessionsEmpty.hidden = !(state.sessionsDone && ui.sessionList.children.length === 0);
+    ui.sessionsEmpty.textContent = ui.showArchived.checked ? "No archived conversations." : "No conversations yet.";
+    ui.sessionsHeading.textContent = ui.showArchived.checked ? "Archived conversations" : "Your conversations";
+  }
+
+  function sessionListItem(sessionId) {
+    return ui.sessionList.querySelector(`[data-session-id="${CSS.escape(sessionId)}"]`);
+  }
+
+  /* Puts a conversation where the server would list it after a new turn: it is now the newest,
+     so it goes first among its peers (pinned ones before the rest); other views drop it. */
+  function placeSession(session) {
+    const existing = sessionListItem(session.session_id);
+    if (existing) existing.remove();
+    if (Boolean(session.is_archived) !== ui.showArchived.checked) {
+      updateSessionControls();
+      return;
+    }
+    state.sessions.set(session.session_id, session);
+    const before = Array.from(ui.sessionList.children).find((item) => {
+      const listed = state.sessions.get(item.dataset.sessionId);
+      return session.is_pinned || !(listed && listed.is_pinned);
+    });
+    ui.sessionList.insertBefore(sessionItem(session), before || null);
+    updateSessionControls();
+  }
+
+  function markCurrentSession() {
+    for (const button of ui.sessionList.querySelectorAll(".session-link")) {
+      const current = state.session && button.parentElement.dataset.sessionId === state.session.session_id;
+      if (current) button.setAttribute("aria-current", "true");
+      else button.removeAttribute("aria-current");
+    }
+  }
+
+  async function loadSessions({ reset = false } = {}) {
+    if (reset) {
+      state.sessionsGeneration += 1;
+      state.sessionsCursor = null;
+      state.sessionsDone = false;
+      state.sessionsLoading = false;
+    }
+    if (state.sessionsLoading || state.sessionsDone) return;
+    const generation = state.sessionsGeneration;
+    state.sessionsLoading = true;
+    updateSessionControls();
+    const params = new URLSearchParams({
+      page_size: String(SESSION_PAGE_SIZE),
+      archived: ui.showArchived.checked ? "true" : "false",
+    });
+    if (state.sessionsCursor) params.set("cursor", state.sessionsCursor);
+    try {
+      const { data } = await api(`/api/chat/sessions?${params}`);
+      if (generation !== state.sessionsGeneration) return;
+      if (reset) {
+        ui.sessionList.replaceChildren();
+        state.sessions.clear();
+      }
+      for (const session of data.results) {
+        if (sessionListItem(session.session_id)) continue; // already placed here after a new turn
+        state.sessions.set(session.session_id, session);
+        ui.sessionList.append(sessionItem(session));
+      }
+      state.sessionsCursor = data.next_cursor;
+      state.sessionsDone = !data.next_cursor;
+    } catch (error) {
+      if (generation === state.sessionsGeneration) {
+        state.sessionsDone = true;
+        reportError(error);
+      }
+    } finally {
+      if (generation === state.sessionsGeneration) {
+        state.sessionsLoading = false;
+        updateSessionControls();
+        window.requestAnimationFrame(loadMoreIfVisible);
+      }
+    }
+  }
+
+  function loadMoreIfVisible() {
+    if (state.sessionsDone || state.sessionsLoading || !ui.searchResults.hidden) return;
+    const scroller = ui.sidebarScroll;
+    if (scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120) loadSessions();
+  }
+
+  // --- the open conversation --------------------------------------------------------------------
+
+  function voteControls(messageId) {
+    const group = ui.voteTemplate.content.firstElementChild.cloneNode(true);
+    const current = state.votes.get(messageId);
+    for (const button of group.querySelectorAll(".vote")) {
+      button.setAttribute("aria-pressed", String(button.dataset.vote === current));
+      button.addEventListener("click", () => vote(messageId, button.dataset.vote, group));
+    }
+    return group;
+  }
+
+  function messageItem(message, { queued = false } = {}) {
+    const role = message.role || "assistant";
+    const item = element("li", `message message--${role}`);
+    if (message.message_id) item.dataset.messageId = message.message_id;
+    if (message.order) item.dataset.order = String(message.order);
+    if (message.my_vote && !state.votes.has(message.message_id)) state.votes.set(message.message_id, message.my_vote);
+    const header = element("p", "message-author");
+    header.append(element("span", "message-who", role === "user" ? "You" : role === "assistant" ? "Medibot" : "System"));
+    const when = formatDate(message.created_at);
+    if (when) {
+      const time = element("time", "message-time", when);
+      time.dateTime = message.created_at;
+      header.append(time);
+    }
+    if (queued) header.append(element("span", "message-badge", "Queued"));
+    const body = element("div", "message-text");
+    item.append(header, body);
+    if (message.status === "failed") {
+      item.classList.add("message--failed");
+      body.textContent = message.content || "Medibot could not answer this message. Please try again.";
+    } else {
+      body.textContent = message.content || "";
+    }
+    if (role === "assistant" && message.message_id && !queued && message.status !== "failed") {
+      item.append(voteControls(message.message_id));
+    }
+    return item;
+  }
+
+  function renderConversationHeader() {
+    const session = state.session;
+    const open = Boolean(session && session.saved);
+    ui.title.textContent = session ? sessionTitle(session) : "New conversation";
+    ui.tools.hidden = !open;
+    if (!open) {
+      ui.tokenUsage.hidden = true;
+      return;
+    }
+    ui.pin.textContent = session.is_pinned ? "Unpin" : "Pin";
+    ui.pin.setAttribute("aria-pressed", String(Boolean(session.is_pinned)));
+    ui.archive.textContent = session.is_archived ? "Unarchive" : "Archive";
+    for (const link of ui.exportMenu.querySelectorAll("a[data-format]")) {
+      link.href = `${sessionPath(session.session_id)}/export?format=${link.dataset.format}`;
+    }
+    document.title = `${sessionTitle(session)} · Medibot`;
+  }
+
+  function updateEmptyState() {
+    ui.chatEmpty.hidden = ui.messages.children.length > 0;
+  }
+
+  function resetConversation() {
+    state.openGeneration += 1;
+    state.session = null;
+    state.olderCursor = null;
+    ui.messages.replaceChildren();
+    ui.loadOlder.hidden = true;
+    ui.tokenUsage.hidden = true;
+    ui.exportMenu.open = false;
+    document.title = "Medibot";
+    renderConversationHeader();
+    updateEmptyState();
+    markCurrentSession();
+  }
+
+  async function loadTokenUsage() {
+    if (!state.session || !state.session.saved) return;
+    const generation = state.openGeneration;
+    try {
+      const { data } = await api(`${sessionPath(state.session.session_id)}/token-usage`);
+      if (generation !== state.openGeneration) return;
+      const tokens = Number(data.total_tokens || 0).toLocaleString();
+      const cost = Number(data.total_cost || 0);
+      ui.tokenUsage.textContent =
+        cost > 0 ? `Tokens used: ${tokens} (cost $${cost.toFixed(4)})` : `Tokens used: ${tokens}`;
+      ui.tokenUsage.hidden = false;
+    } catch (error) {
+      ui.tokenUsage.hidden = true;
+    }
+  }
+
+  /* Shows one conversation. A message typed meanwhile is sent once it has loaded (sendMessage
+     waits for state.opening), and focus moves to the title only if the user has not moved it. */
+  function openSession(sessionId, { focus = "title" } = {}) {
+    closeSidebarOnNarrow();
+    resetConversation();
+    const generation = state.openGeneration;
+    const focusBefore = document.activeElement;
+    const known = state.sessions.get(sessionId);
+    state.session = Object.assign({ session_id: sessionId }, known || {}, { saved: Boolean(known) });
+    renderConversationHeader();
+    markCurrentSession();
+    const opening = (async () => {
+      try {
+        const { data } = await api(`${sessionPath(sessionId)}/full?limit=${MESSAGE_PAGE_SIZE}`);
+        if (generation !== state.openGeneration) return false;
+        state.session = Object.assign({}, data.session, { saved: true });
+        renderConversationHeader();
+        ui.messages.replaceChildren(...data.messages.map((message) => messageItem(message)));
+        setOlder(data);
+        updateEmptyState();
+        scrollToBottom();
+        loadTokenUsage();
+        const untouched = [focusBefore, document.body, null].includes(document.activeElement);
+        if (focus === "title" && untouched) ui.title.focus();
+        return true;
+      } catch (error) {
+        if (generation === state.openGeneration) reportError(error);
+        return false;
+      } finally {
+        if (state.opening === opening) state.opening = null;
+      }
+    })();
+    state.opening = opening;
+    return opening;
+  }
+
+  function setOlder(page) {
+    state.olderCursor = page.has_older ? page.older_cursor : null;
+    ui.loadOlder.hidden = !state.olderCursor;
+  }
+
+  async function loadOlder() {
+    if (!state.session || !state.olderCursor || state.olderLoading) return false;
+    const generation = state.openGeneration;
+    const hadFocus = document.activeElement === ui.loadOlder;
+    state.olderLoading = true;
+    ui.loadOlder.setAttribute("aria-disabled", "true");
+    try {
+      const params = new URLSearchParams({ limit: String(MESSAGE_PAGE_SIZE), before: String(state.olderCursor) });
+      const { data } = await api(`${sessionPath(state.session.session_id)}/messages?${params}`);
+      if (generation !== state.openGeneration) return false;
+      const distanceFromBottom = ui.messageScroll.scrollHeight - ui.messageScroll.scrollTop;
+      ui.messages.prepend(...data.results.map((message) => messageItem(message)));
+      ui.messageScroll.scrollTop = ui.messageScroll.scrollHeight - distanceFromBottom;
+      setOlder(data);
+      announce(`${data.results.length} older messages loaded.`);
+      if (ui.loadOlder.hidden && hadFocus) ui.messageScroll.focus();
+      return true;
+    } catch (error) {
+      reportError(error);
+      return false;
+    } finally {
+      state.olderLoading = false;
+      ui.loadOlder.removeAttribute("aria-disabled");
+    }
+  }
+
+  // --- sending, with the reply streamed in --------------------------------------------------------
+
+  function parseEvent(raw) {
+    let name = "message";
+    const data = [];
+    for (const line of raw.split(/\r?\n/)) {
+      if (line.startsWith("event:")) name = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+    }
+    try {
+      return { name, data: data.length ? JSON.parse(data.join("\n")) : {} };
+    } catch (error) {
+      return { name: "error", data: { detail: "The reply could not be read." } };
+    }
+  }
+
+  async function readEvents(response, onEvent) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    const separator = /\r?\n\r?\n/;
+    for (;;) {
+      const { value, done } = await reader.read();
+      buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
+      let match;
+      while ((match = separator.exec(buffer)) !== null) {
+        const raw = buffer.slice(0, match.index);
+        buffer = buffer.slice(match.index + match[0].length);
+        if (raw.trim()) onEvent(parseEvent(raw));
+      }
+      if (done) break;
+    }
+    if (buffer.trim()) onEvent(parseEvent(buffer));
+  }
+
+  function setSending(sending) {
+    state.sending = sending;
+    ui.send.disabled = sending;
+    ui.composer.setAttribute("aria-busy", String(sending));
+  }
+
+  function failReply(item, text) {
+    item.classList.add("message--failed");
+    item.removeAttribute("aria-busy");
+    item.querySelector(".message-text").textContent = text;
+  }
+
+  /* A turn was stored: fetch the conversation (title, counters) and move it up the sidebar. */
+  async function turnStored(sessionId) {
+    try {
+      const { data } = await api(sessionPath(sessionId));
+      placeSession(data);
+      if (!state.session || state.session.session_id !== sessionId) return;
+      state.session = Object.assign({}, data, { saved: true });
+      renderConversationHeader();
+      markCurrentSession();
+      loadTokenUsage();
+    } catch (error) {
+      reportError(error);
+    }
+  }
+
+  function showJsonReply(data, userItem, botItem) {
+    const queued = Boolean(data.queued);
+    userItem.replaceWith(messageItem(data.user_message, { queued }));
+    botItem.replaceWith(messageItem(data.assistant_message, { queued }));
+    if (!state.session) state.session = { session_id: data.session_id, title: "", saved: false };
+    if (queued) {
+      showBanner(data.detail || "Chat storage is temporarily unavailable; your message was queued.", "warning");
+      renderConversationHeader();
+    } else {
+      turnStored(data.session_id);
+    }
+    scrollToBottom(); // after the banner, which takes room from the conversation
+  }
+
+  async function sendMessage(text) {
+    if (state.sending || !text.trim()) return;
+    setSending(true);
+    ui.input.value = "";
+    if (state.opening) await state.opening;
+    if (!ui.banner.hidden && !ui.banner.classList.contains("banner--warning")) hideBanner();
+    const wasNew = !state.session;
+    const generation = state.openGeneration;
+    const userItem = messageItem({ role: "user", content: text });
+    const botItem = messageItem({ role: "assistant", content: "" });
+    botItem.classList.add("message--streaming");
+    botItem.setAttribute("aria-busy", "true");
+    botItem.querySelector(".message-text").append(element("span", "typing", "Medibot is typing…"));
+    ui.messages.append(userItem, botItem);
+    updateEmptyState();
+    scrollToBottom();
+    const body = { message: text };
+    if (state.session) body.session_id = state.session.session_id;
+    try {
+      const response = await request("/api/chat/send?stream=true", {
+        method: "POST",
+        body,
+        accept: "application/json, text/event-stream", // errors and queued turns come as JSON
+      });
+      checkSignedIn(response);
+      const type = response.headers.get("Content-Type") || "";
+      if (response.status === 200 && type.startsWith("text/event-stream")) {
+        const sessionId = response.headers.get("X-Session-Id");
+        if (wasNew && sessionId && generation === state.openGeneration) {
+          state.session = { session_id: sessionId, title: "", saved: false };
+        }
+        await streamReply(response, userItem, botItem, generation);
+      } else {
+        const data = await readJson(response);
+        if (!response.ok) throw new ApiError(response.status, errorText(data, response));
+        if (generation === state.openGeneration) showJsonReply(data, userItem, botItem);
+      }
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 400) {
+        userItem.remove();
+        botItem.remove();
+        ui.input.value = text;
+        updateEmptyState();
+      } else {
+        failReply(botItem, "Medibot could not answer. Please try again.");
+      }
+      reportError(error);
+    } finally {
+      setSending(false);
+      ui.input.focus();
+    }
+  }
+
+  async function streamReply(response, userItem, botItem, generation) {
+    const text = botItem.querySelector(".message-text");
+    let started = false;
+    let finished = false;
+    await readEvents(response, ({ name, data }) => {
+      if (name === "token") {
+        const follow = nearBottom();
+        if (!started) {
+          text.replaceChildren();
+          started = true;
+        }
+        text.append(document.createTextNode(String(data.text || "")));
+        if (follow) scrollToBottom();
+      } else if (name === "done") {
+        finished = true;
+        botItem.classList.remove("message--streaming");
+        botItem.removeAttribute("aria-busy");
+        if (!started) text.textContent = "";
+        userItem.dataset.messageId = data.user_message_id;
+        botItem.dataset.messageId = data.assistant_message_id;
+        botItem.append(voteControls(data.assistant_message_id));
+        announce("Medibot replied.");
+        turnStored(data.session_id);
+      } else if (name === "error") {
+        finished = true;
+        botItem.classList.remove("message--streaming");
+        failReply(botItem, data.detail || "Medibot could not answer. Please try again.");
+        showBanner(data.detail || "Medibot could not answer. Please try again.", "error");
+        if (data.session_id) turnStored(data.session_id);
+      }
+    });
+    if (!finished) {
+      botItem.classList.remove("message--streaming");
+      failReply(botItem, "The reply was interrupted. Reload the conversation to see whether it was saved.");
+    }
+  }
+
+  // --- votes, rename, pin, archive, delete ----------------------------------------------------------
+
+  async function vote(messageId, voteType, group) {
+    const current = state.votes.get(messageId);
+    const path = `/api/chat/messages/${encodeURIComponent(messageId)}/vote`;
+    try {
+      if (current === voteType) {
+        await api(path, { method: "DELETE" });
+        state.votes.delete(messageId);
+        announce("Your rating was removed.");
+      } else {
+        const { response, data } = await api(path, { method: "POST", body: { vote_type: voteType } });
+        state.votes.set(messageId, voteType);
+        if (response.status === 202) showBanner(data.detail, "warning");
+        announce("Thank you for rating this reply.");
+      }
+    } catch (error) {
+      reportError(error);
+    }
+    const now = state.votes.get(messageId);
+    for (const button of group.querySelectorAll(".vote")) {
+      button.setAttribute("aria-pressed", String(button.dataset.vote === now));
+    }
+  }
+
+  async function updateSession(changes) {
+    if (state.opening) await state.opening; // else the page being loaded would overwrite the change
+    const { data } = await api(sessionPath(state.session.session_id), { method: "PATCH", body: changes });
+    state.session = Object.assign({}, data, { saved: true });
+    renderConversationHeader();
+    return data;
+  }
+
+  function openRename() {
+    ui.renameInput.value = state.session.title || "";
+    ui.renameError.hidden = true;
+    ui.renameDialog.showModal();
+    ui.renameInput.select();
+  }
+
+  async function submitRename(event) {
+    event.preventDefault();
+    const title = ui.renameInput.value.trim();
+    if (!title) {
+      ui.renameError.textContent = "Enter a title.";
+      ui.renameError.hidden = false;
+      ui.renameInput.focus();
+      return;
+    }
+    try {
+      await updateSession({ title });
+      ui.renameDialog.close();
+      ui.rename.focus();
+      announce("Conversation renamed.");
+      const item = sessionListItem(state.session.session_id);
+      if (item) item.replaceWith(sessionItem(state.session));
+      state.sessions.set(state.session.session_id, state.session);
+    } catch (error) {
+      ui.renameError.textContent = error.message;
+      ui.renameError.hidden = false;
+    }
+  }
+
+  async function togglePin() {
+    try {
+      const data = await updateSession({ is_pinned: !state.session.is_pinned });
+      announce(data.is_pinned ? "Conversation pinned." : "Conversation unpinned.");
+      await loadSessions({ reset: true });
+    } catch (error) {
+      reportError(error);
+    }
+  }
+
+  async function toggleArchive() {
+    try {
+      const data = await updateSession({ is_archived: !state.session.is_archived });
+      announce(data.is_archived ? "Conversation archived." : "Conversation restored from the archive.");
+      await loadSessions({ reset: true });
+    } catch (error) {
+      reportError(error);
+    }
+  }
+
+  function openDelete() {
+    ui.deleteTitle.textContent = sessionTitle(state.session);
+    ui.deleteDialog.showModal();
+    ui.deleteCancel.focus();
+  }
+
+  async function confirmDelete() {
+    ui.deleteConfirm.disabled = true;
+    if (state.opening) await state.opening;
+    const sessionId = state.session.session_id;
+    const title = sessionTitle(state.session);
+    try {
+      await api(sessionPath(sessionId), { method: "DELETE" });
+      ui.deleteDialog.close();
+      const item = sessionListItem(sessionId);
+      if (item) item.remove();
+      state.sessions.delete(sessionId);
+      resetConversation();
+      updateSessionControls();
+      showBanner(`“${title}” was deleted.`, "info", { label: "Undo", run: () => restoreSession(sessionId) });
+      ui.input.focus();
+    } catch (error) {
+      ui.deleteDialog.close();
+      reportError(error);
+    } finally {
+      ui.deleteConfirm.disabled = false;
+    }
+  }
+
+  async function restoreSession(sessionId) {
+    try {
+      await api(`${sessionPath(sessionId)}/restore`, { method: "POST" });
+      hideBanner();
+      announce("Conversation restored.");
+      await loadSessions({ reset: true });
+      await openSession(sessionId);
+    } catch (error) {
+      reportError(error);
+    }
+  }
+
+  // --- search -----------------------------------------------------------------------------------
+
+  function clearSearch() {
+    state.searchGeneration += 1;
+    window.clearTimeout(state.searchTimer);
+    ui.searchResults.hidden = true;
+    ui.sessionSection.hidden = false;
+    ui.searchSessions.replaceChildren();
+    ui.searchMessages.replaceChildren();
+    ui.searchSessionsHeading.hidden = true;
+    ui.searchMessagesHeading.hidden = true;
+  }
+
+  function resultButton(label, onClick) {
+    const button = element("button", "result-link");
+    button.type = "button";
+    button.append(label);
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  async function runSearch(query) {
+    const generation = ++state.searchGeneration;
+    ui.searchResults.hidden = false;
+    ui.sessionSection.hidden = true;
+    ui.searchStatus.textContent = "Searching…";
+    try {
+      const { data } = await api(`/api/chat/search?${new URLSearchParams({ q: query, limit: "20" })}`);
+      if (generation !== state.searchGeneration) return;
+      const { sessions, messages } = data.data;
+      ui.searchSessions.replaceChildren(
+        ...sessions.map((session) => {
+          const item = element("li", "result-item");
+          const label = document.createDocumentFragment();
+          label.append(element("span", "result-title", sessionTitle(session)));
+          item.append(resultButton(label, () => openSession(session.session_id)));
+          return item;
+        })
+      );
+      ui.searchMessages.replaceChildren(
+        ...messages.map((hit) => {
+          const item = element("li", "result-item");
+          const label = document.createDocumentFragment();
+          label.append(element("span", "result-title", sessionTitle({ title: hit.session_title })));
+          const snippet = element("span", "result-snippet");
+          snippet.append(snippetFragment(hit.snippet));
+          label.append(snippet);
+          item.append(resultButton(label, () => openSearchHit(hit)));
+          return item;
+        })
+      );
+      ui.searchSessionsHeading.hidden = sessions.length === 0;
+      ui.searchMessagesHeading.hidden = messages.length === 0;
+      const count = sessions.length + messages.length;
+      ui.searchStatus.textContent = count
+        ? `${count} ${count === 1 ? "match" : "matches"} for “${query}”.`
+        : `Nothing found for “${query}”.`;
+    } catch (error) {
+      if (generation === state.searchGeneration) ui.searchStatus.textContent = error.message;
+    }
+  }
+
+  async function openSearchHit(hit) {
+    if (!(await openSession(hit.session_id, { focus: "none" }))) return;
+    const selector = `[data-message-id="${CSS.escape(hit.message_id)}"]`;
+    let target = ui.messages.querySelector(selector);
+    for (let page = 0; !target && page < SEARCH_OLDER_PAGES && state.olderCursor; page += 1) {
+      if (!(await loadOlder())) break;
+      target = ui.messages.querySelector(selector);
+    }
+    if (!target) {
+      ui.title.focus();
+      return;
+    }
+    target.classList.add("message--found");
+    target.tabIndex = -1;
+    target.scrollIntoView({ block: "center" });
+    target.focus();
+  }
+
+  // --- narrow screens: the sidebar is a panel over the conversation ------------------------------
+
+  function setSidebarOpen(open) {
+    document.body.classList.toggle("sidebar-open", open);
+    ui.toggle.setAttribute("aria-expanded", String(open));
+    ui.main.inert = open && NARROW_QUERY.matches; // the panel covers it: keep focus out of it
+    if (open) ui.newChat.focus();
+  }
+
+  const sidebarIsPanel = () => NARROW_QUERY.matches && document.body.classList.contains("sidebar-open");
+
+  function closeSidebarOnNarrow() {
+    if (sidebarIsPanel()) setSidebarOpen(false);
+  }
+
+  // --- wiring -----------------------------------------------------------------------------------
+
+  ui.toggle.addEventListener("click", () => setSidebarOpen(!document.body.classList.contains("sidebar-open")));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.defaultPrevented && sidebarIsPanel()) {
+      setSidebarOpen(false);
+      ui.toggle.focus();
+    }
+  });
+  ui.layout.addEventListener("click", (event) => {
+    if (sidebarIsPanel() && !ui.sidebar.contains(event.target)) setSidebarOpen(false);
+  });
+  NARROW_QUERY.addEventListener("change", () => setSidebarOpen(false));
+
+  ui.newChat.addEventListener("click", () => {
+    closeSidebarOnNarrow();
+    resetConversation();
+    hideBanner();
+    ui.input.focus();
+  });
+
+  ui.composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendMessage(ui.input.value);
+  });
+  ui.input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      ui.composer.requestSubmit();
+    }
+  });
+
+  ui.loadOlder.addEventListener("click", loadOlder);
+  ui.bannerAction.addEventListener("click", () => {
+    if (state.bannerAction) state.bannerAction.run();
+  });
+  ui.bannerClose.addEventListener("click", () => {
+    hideBanner();
+    ui.input.focus();
+  });
+
+  ui.sessionsMore.addEventListener("click", () => loadSessions());
+  ui.sidebarScroll.addEventListener("scroll", loadMoreIfVisible, { passive: true });
+  ui.showArchived.addEventListener("change", () => {
+    clearSearch();
+    ui.searchInput.value = "";
+    loadSessions({ reset: true });
+  });
+
+  ui.searchForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    window.clearTimeout(state.searchTimer);
+    const query = ui.searchInput.value.trim();
+    if (query) runSearch(query);
+    else clearSearch();
+  });
+  ui.searchInput.addEventListener("input", () => {
+    window.clearTimeout(state.searchTimer);
+    const query = ui.searchInput.value.trim();
+    if (!query) {
+      clearSearch();
+      return;
+    }
+    state.searchTimer = window.setTimeout(() => runSearch(query), SEARCH_DELAY_MS);
+  });
+  ui.searchInput.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && ui.searchInput.value) {
+      event.stopPropagation();
+      ui.searchInput.value = "";
+      clearSearch();
+    }
+  });
+
+  ui.rename.addEventListener("click", openRename);
+  ui.renameForm.addEventListener("submit", submitRename);
+  ui.renameCancel.addEventListener("click", () => {
+    ui.renameDialog.close();
+    ui.rename.focus();
+  });
+  ui.pin.addEventListener("click", togglePin);
+  ui.archive.addEventListener("click", toggleArchive);
+  ui.remove.addEventListener("click", openDelete);
+  ui.deleteCancel.addEventListener("click", () => {
+    ui.deleteDialog.close();
+    ui.remove.focus();
+  });
+  ui.deleteConfirm.addEventListener("click", confirmDelete);
+  ui.exportMenu.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && ui.exportMenu.open) {
+      event.preventDefault();
+      ui.exportMenu.open = false;
+      ui.exportMenu.querySelector("summary").focus();
+    }
+  });
+  document.addEventListener("click", (event) => {
+    if (ui.exportMenu.open && !ui.exportMenu.contains(event.target)) ui.exportMenu.open = false;
+  });
+
+  resetConversation();
+  loadSessions({ reset: true });
+})();

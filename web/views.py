@@ -1,0 +1,128 @@
+"""The server-rendered pages: login, logout, registration and the chat page.
+
+The chat page is a shell: its script talks to the JSON API under ``/api/chat/`` with the session
+cookie and the CSRF token. Every page here is sent with a strict Content-Security-Policy (no inline
+script or style), so injected markup could not run even if it reached the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.views import LoginView, LogoutView
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.generic import FormView, TemplateView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+
+from accounts import services as accounts
+from accounts.throttling import LoginFailureThrottle, LoginThrottled
+from web.forms import RegistrationForm
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+SIGN_IN_PARSERS = [FormParser(), MultiPartParser()]
+
+View = Callable[..., HttpResponseBase]
+
+
+def content_security_policy(view: View) -> View:
+    """Sends CONTENT_SECURITY_POLICY with the page unless the view set a policy of its own."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+    return wrapped
+
+
+@method_decorator(content_security_policy, name="dispatch")
+class LoginPage(LoginView):
+    """Django's login view behind the same failed-login budget as ``POST /api/auth/token``."""
+
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.failure_throttle = LoginFailureThrottle()
+        if not self.failure_throttle.allow_request(Request(request, parsers=SIGN_IN_PARSERS), self):  # type: ignore[arg-type]
+            form = self.get_form()
+            form.add_error(None, str(LoginThrottled(self.failure_throttle.wait()).detail))
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        self.failure_throttle.forgive()
+        return super().form_valid(form)
+
+
+@method_decorator(content_security_policy, name="dispatch")
+class LogoutPage(LogoutView):
+    """POST only (Django's rule): a link or an image cannot log anyone out."""
+
+
+@method_decorator([sensitive_post_parameters("password", "password_confirm"), never_cache], name="dispatch")
+@method_decorator(content_security_policy, name="dispatch")
+class RegisterPage(FormView):
+    """A new patient account (accounts.services.register_user), signed in straight away."""
+
+    template_name = "registration/register.html"
+    form_class = RegistrationForm
+    success_url = reverse_lazy("web:chat")
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.user.is_authenticated:
+            return redirect("web:chat")
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form: RegistrationForm) -> HttpResponse:
+        try:
+            user, _token = accounts.register_user(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+                email=form.cleaned_data["email"],
+            )
+        except accounts.RegistrationRejected as rejected:
+            for field, messages in rejected.errors.items():
+                for message in messages:
+                    form.add_error(field if field in form.fields else None, message)
+            return self.form_invalid(form)
+        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return HttpResponseRedirect(self.get_success_url())
+
+
+@method_decorator(never_cache, name="dispatch")
+@method_decorator(content_security_policy, name="dispatch")
+class ChatPage(LoginRequiredMixin, TemplateView):
+    """The chat shell; web/static/web/chat.js fills it from the JSON API (session cookie + CSRF)."""
+
+    template_name = "chat.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["max_message_chars"] = settings.CHAT_MAX_MESSAGE_CHARS
+        return context
