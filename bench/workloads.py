@@ -1,0 +1,292 @@
+"""Operations 1-4 and the scaling curves: the data they read and each layer's way to do them.
+
+Layers: ``raw`` (pymongo, see bench/raw.py), ``service`` (chats.services / chats.selectors /
+chats.conversation in this process) and ``http`` (DRF behind gunicorn, token-authenticated).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import httpx
+from bson import Int64
+from django.conf import settings
+from pymongo.database import Database
+from pymongo.mongo_client import MongoClient
+from rest_framework.authtoken.models import Token
+
+from bench import raw
+from bench.timing import Operation
+from chats import conversation, selectors, services
+from chats.generation import SEARCH_PHRASE, ChatGenerator, generated_users, iter_patient_questions
+from chats.models import ChatSession
+
+T = TypeVar("T")
+PAGE = 50
+APPEND_STEPS = [
+    "insert_one of the message alone",
+    "find_one_and_update ($inc) of the session alone",
+    "update_one ($inc) + find_one of the session",
+    "transaction: find_one_and_update + insert_one (as the product)",
+    "transaction: update_one + find_one + insert_one (the raw floor)",
+]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A benchmark account and its API token."""
+
+    user_id: int
+    token: str
+
+
+@dataclass
+class Dataset:
+    """The generated data every read operation and curve uses."""
+
+    writer: Actor
+    long_sessions: dict[int, tuple[Actor, ChatSession]] = field(default_factory=dict)
+    session_owners: dict[int, Actor] = field(default_factory=dict)
+    generated: dict[str, Any] = field(default_factory=dict)
+
+
+def build_dataset(*, session_lengths: list[int], session_counts: list[int], seed: int = 8) -> Dataset:
+    """One user per session length (one session of that many messages; also the search curve) and one
+    user per session count (that many two-message sessions), plus a writer for the appends."""
+    started = time.monotonic()
+    user_ids = generated_users(count=1 + len(session_lengths) + len(session_counts), prefix="bench")
+    actors = [Actor(user_id, Token.objects.get_or_create(user_id=user_id)[0].key) for user_id in user_ids]
+    generator = ChatGenerator(seed=seed)
+    dataset = Dataset(writer=actors[0])
+    for length, actor in zip(session_lengths, actors[1:], strict=False):
+        [session] = generator.sessions_for(user_id=actor.user_id, sessions=1, messages=length)
+        dataset.long_sessions[length] = (actor, session)
+    for count, actor in zip(session_counts, actors[1 + len(session_lengths) :], strict=True):
+        generator.sessions_for(user_id=actor.user_id, sessions=count, messages=2)
+        dataset.session_owners[count] = actor
+    dataset.generated = {**generator.written, "seconds": round(time.monotonic() - started, 1)}
+    return dataset
+
+
+def raw_client() -> tuple[MongoClient[dict[str, Any]], Database[dict[str, Any]]]:
+    """A plain pymongo client with the product's client options (write concern, timeouts)."""
+    chats = settings.DATABASES["chats"]
+    options = {key: value for key, value in chats["OPTIONS"].items() if key != "event_listeners"}
+    client: MongoClient[dict[str, Any]] = MongoClient(chats["HOST"], **options)
+    return client, client[chats["NAME"]]
+
+
+class PerThread(Generic[T]):
+    """Each worker thread writes to a session of its own, as separate users' requests would."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        value: T | None = getattr(self._local, "value", None)
+        if value is None:
+            with self._lock:
+                value = self._make()
+            self._local.value = value
+        return value
+
+    def reset(self) -> None:
+        """The next call in this thread makes a new value (a session whose writes were queued)."""
+        self._local.value = None
+
+
+def _questions(count: int = 1000) -> list[str]:
+    stream: Iterator[str] = iter_patient_questions(seed=count)
+    return [next(stream) for _ in range(count)]
+
+
+class Layers:
+    """Builds the three layers' operations on one shared raw client and HTTP client."""
+
+    def __init__(self, *, http_base: str | None, concurrency: int) -> None:
+        """Without ``http_base`` (gunicorn did not start) the operations have no ``http`` layer."""
+        self.client, self.db = raw_client()
+        self.has_http = http_base is not None
+        self.http = httpx.Client(
+            base_url=http_base or "http://127.0.0.1:9",
+            timeout=60,
+            limits=httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2),
+        )
+        self.questions = _questions()
+
+    def close(self) -> None:
+        self.http.close()
+        self.client.close()
+
+    def _layers(self, operations: dict[str, Operation]) -> dict[str, Operation]:
+        return operations if self.has_http else {k: v for k, v in operations.items() if k != "http"}
+
+    def _get(self, actor: Actor, path: str, params: dict[str, Any]) -> None:
+        response = self.http.get(path, params=params, headers={"Authorization": f"Token {actor.token}"})
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path}: HTTP {response.status_code} {response.text[:200]}")
+
+    # --- operation 1: writes ---------------------------------------------------------------------------
+
+    def append(self, writer: Actor) -> dict[str, Operation]:
+        """One message appended to a session (order from $inc, one transaction)."""
+        raw_sessions = PerThread(lambda: self._raw_session(writer))
+        service_sessions = PerThread(lambda: services.start_session(user_id=writer.user_id))
+
+        def raw_append(number: int) -> None:
+            raw.append(
+                self.client, self.db, session=raw_sessions.get(), content=self.questions[number % 1000]
+            )
+
+        def service_append(number: int) -> None:
+            services.append_message(
+                session=service_sessions.get(), role="user", content=self.questions[number % 1000]
+            )
+
+        return {"raw": raw_append, "service": service_append}
+
+    def append_costs(self, writer: Actor) -> dict[str, Operation]:
+        """What one append costs on this server, step by step (each step on sessions of its own)."""
+        sessions = {step: PerThread(lambda: self._raw_session(writer)) for step in APPEND_STEPS}
+        orders = itertools.count(10**9)
+        counters = {"$inc": {"message_count": 1}}
+
+        def owned(step: str) -> dict[str, Any]:
+            session = sessions[step].get()
+            return {"user_id": Int64(session["user_id"]), "session_id": session["session_id"]}
+
+        def insert(number: int) -> None:
+            session = sessions[APPEND_STEPS[0]].get()
+            raw.insert_alone(
+                self.db, session=session, content=self.questions[number % 1000], order=next(orders)
+            )
+
+        def find_and_modify(number: int) -> None:
+            raw.count_messages(self.db, owned(APPEND_STEPS[1]), counters, txn=None, find_and_modify=True)
+
+        def update_then_find(number: int) -> None:
+            raw.count_messages(self.db, owned(APPEND_STEPS[2]), counters, txn=None)
+
+        def product_way(number: int) -> None:
+            session = sessions[APPEND_STEPS[3]].get()
+            raw.append(
+                self.client,
+                self.db,
+                session=session,
+                content=self.questions[number % 1000],
+                find_and_modify=True,
+            )
+
+        def floor(number: int) -> None:
+            session = sessions[APPEND_STEPS[4]].get()
+            raw.append(self.client, self.db, session=session, content=self.questions[number % 1000])
+
+        steps = (insert, find_and_modify, update_then_find, product_way, floor)
+        return dict(zip(APPEND_STEPS, steps, strict=True))
+
+    def _raw_session(self, writer: Actor) -> dict[str, Any]:
+        session = services.start_session(user_id=writer.user_id)
+        return raw.find_session(self.db, user_id=writer.user_id, session_id=session.session_id)
+
+    def exchange(self, writer: Actor) -> dict[str, Operation]:
+        """A whole chat turn (two messages, history read, offline reply, token usage)."""
+        sessions = {
+            layer: PerThread(lambda: services.start_session(user_id=writer.user_id).session_id)
+            for layer in ("raw", "service", "http")
+        }
+        headers = {"Authorization": f"Token {writer.token}"}
+
+        def raw_exchange(number: int) -> None:
+            raw.exchange(
+                self.client,
+                self.db,
+                user_id=writer.user_id,
+                session_id=sessions["raw"].get(),
+                content=self.questions[number % 1000],
+            )
+
+        def service_exchange(number: int) -> None:
+            turn = conversation.converse(
+                user_id=writer.user_id,
+                message=self.questions[number % 1000],
+                session_id=sessions["service"].get(),
+            )
+            if turn.queued:
+                sessions["service"].reset()  # its later turns would queue behind this one
+                raise RuntimeError("queued in the outbox: MongoDB did not answer within MONGODB_TIMEOUT_MS")
+
+        def http_exchange(number: int) -> None:
+            response = self.http.post(
+                "/api/chat/send",
+                json={"message": self.questions[number % 1000], "session_id": sessions["http"].get()},
+                headers=headers,
+            )
+            if response.status_code == 202:
+                sessions["http"].reset()
+            if response.status_code != 201:
+                raise RuntimeError(f"POST /api/chat/send: HTTP {response.status_code} {response.text[:200]}")
+
+        return self._layers({"raw": raw_exchange, "service": service_exchange, "http": http_exchange})
+
+    # --- operations 2-4: reads -------------------------------------------------------------------------
+
+    def session_list(self, owner: Actor) -> dict[str, Operation]:
+        """The first 20 sessions of a user."""
+        return self._layers(
+            {
+                "raw": lambda number: raw.session_list(self.db, user_id=owner.user_id),
+                "service": lambda number: selectors.list_sessions(user_id=owner.user_id, limit=20),
+                "http": lambda number: self._get(owner, "/api/chat/sessions", {"page_size": 20}),
+            }
+        )
+
+    def message_pages(self, owner: Actor, session: ChatSession, *, backwards: bool) -> dict[str, Operation]:
+        """The newest 50 messages of a session, or (``backwards``) the 50 before a cursor walking back.
+
+        Every layer starts from the public session id, as a request does: session, then the range.
+        """
+        pages = max(1, session.message_count // PAGE - 1)
+
+        def before(number: int) -> int | None:
+            return session.message_count - PAGE * (1 + number % pages) + 1 if backwards else None
+
+        def service_page(number: int) -> None:
+            found = selectors.get_session(user_id=owner.user_id, session_id=session.session_id)
+            selectors.message_page(session=found, limit=PAGE, before=before(number))
+
+        def http_page(number: int) -> None:
+            cursor = before(number)
+            self._get(
+                owner,
+                f"/api/chat/sessions/{session.session_id}/messages",
+                {"limit": PAGE, **({"before": cursor} if cursor else {})},
+            )
+
+        return self._layers(
+            {
+                "raw": lambda number: raw.message_page(
+                    self.db, user_id=owner.user_id, session_id=session.session_id, before=before(number)
+                ),
+                "service": service_page,
+                "http": http_page,
+            }
+        )
+
+    def search(self, owner: Actor, query: str = SEARCH_PHRASE) -> dict[str, Operation]:
+        """Every message and session title of one user holding all words of ``query``."""
+        return self._layers(
+            {
+                "raw": lambda number: raw.search_chats(self.db, user_id=owner.user_id, query=query),
+                "service": lambda number: selectors.search_chats(
+                    query=query, user_id=owner.user_id, limit=20
+                ),
+                "http": lambda number: self._get(owner, "/api/chat/search", {"q": query}),
+            }
+        )
