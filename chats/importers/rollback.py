@@ -1,0 +1,110 @@
+"""``--rollback RUN_ID``: delete exactly the documents one run inserted, nothing else.
+
+The run's write-ahead batch entries name every key it may have written; a stored document is
+deleted only if its ``metadata.import.run`` is this run. Sessions the run created are deleted once
+no message is left in them; a session that live traffic has since written to is kept, and every
+session the run touched gets its counters recomputed from the messages that remain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pymongo
+from bson import Int64
+
+from chats import services
+from chats.importers import runs
+from chats.importers.writer import import_run_of, messages_collection, sessions_collection
+
+TIMEOUT_SECONDS = 600
+
+
+@dataclass
+class RollbackReport:
+    run_id: str
+    messages_deleted: int = 0
+    sessions_deleted: int = 0
+    sessions_kept: int = 0
+    quarantine_deleted: int = 0
+
+
+def rollback_run(*, run_id: str) -> RollbackReport:
+    """Each step has its own deadline (``TIMEOUT_SECONDS``): a large run is rolled back in pieces."""
+    with pymongo.timeout(TIMEOUT_SECONDS):
+        run = runs.get_run(run_id)
+        lock = runs.acquire_lock(run.source_ref)
+        lock.beat(run_id=run_id)
+    report = RollbackReport(run_id=run_id)
+    try:
+        for item in runs.batch_keys(run_id):
+            with pymongo.timeout(TIMEOUT_SECONDS):
+                for user_id, message_ids in item["messages"]:
+                    report.messages_deleted += _delete_messages(run_id, int(user_id), message_ids)
+                lock.beat()
+        for item in runs.batch_keys(run_id):
+            with pymongo.timeout(TIMEOUT_SECONDS):
+                for user_id, session_ids in item["sessions"]:
+                    _settle_sessions(run_id, int(user_id), session_ids, report)
+                lock.beat()
+        with pymongo.timeout(TIMEOUT_SECONDS):
+            report.quarantine_deleted = (
+                runs.quarantine_collection().delete_many({"first_run_id": run_id}).deleted_count
+            )
+            runs.forget_batch_keys(run_id)
+            runs.finish(run, state=runs.State.ROLLED_BACK)
+        for day in run.day_dates:
+            with pymongo.timeout(TIMEOUT_SECONDS):
+                services.compute_daily_stats(day=day)
+    finally:
+        with pymongo.timeout(TIMEOUT_SECONDS):
+            lock.release()
+    return report
+
+
+def _delete_messages(run_id: str, user_id: int, message_ids: list[str]) -> int:
+    owned = {"user_id": Int64(user_id), "message_id": {"$in": message_ids}}
+    ours = [
+        document["message_id"]
+        for document in messages_collection().find(owned, {"message_id": 1, "metadata.import.run": 1})
+        if import_run_of(document) == run_id
+    ]
+    if not ours:
+        return 0
+    return (
+        messages_collection()
+        .delete_many({"user_id": Int64(user_id), "message_id": {"$in": ours}})
+        .deleted_count
+    )
+
+
+def _settle_sessions(run_id: str, user_id: int, session_ids: list[str], report: RollbackReport) -> None:
+    """Delete the run's sessions left empty; recount every other session the run wrote to."""
+    sessions = sessions_collection()
+    for document in sessions.find(
+        {"user_id": Int64(user_id), "session_id": {"$in": session_ids}},
+        {"_id": 1, "session_id": 1, "metadata.import.run": 1},
+    ):
+        remaining = _remaining(user_id, document["_id"])
+        owned = {"user_id": Int64(user_id), "session_id": document["session_id"]}
+        if import_run_of(document) == run_id and remaining is None:
+            report.sessions_deleted += sessions.delete_one(owned).deleted_count
+            continue
+        if import_run_of(document) == run_id:
+            report.sessions_kept += 1
+        order, last = (remaining["order"], remaining["last"]) if remaining else (0, None)
+        sessions.update_one(owned, {"$set": {"message_count": Int64(order), "last_message_at": last}})
+
+
+def _remaining(user_id: int, session_pk: Any) -> dict[str, Any] | None:
+    """The highest order and the latest time left in a session, or None when it has no message."""
+    return next(
+        messages_collection().aggregate(
+            [
+                {"$match": {"user_id": Int64(user_id), "session_id": session_pk}},
+                {"$group": {"_id": None, "order": {"$max": "$order"}, "last": {"$max": "$created_at"}}},
+            ]
+        ),
+        None,
+    )

@@ -1,0 +1,538 @@
+"""The one writer every source feeds: a batch of records becomes bulk writes to the chat store.
+
+Per batch: the keys it will write are recorded first (so ``--rollback`` can find them), then
+messages and new sessions are inserted with ``insert_many(ordered=False)``, where a duplicate key
+means "already there", and sessions that existed before move their counters forward with ``$max``
+(a replayed batch cannot push them past the truth). Every filter starts with ``user_id``.
+
+Documents are built field by field in the order and with the BSON types the ORM writes
+(``chats.documents.to_document``); ``tests/chats/test_migrate_chats.py`` holds them equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from bson import Int64, ObjectId
+from django.conf import settings
+from pymongo import UpdateOne
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
+
+from chats import documents, search
+from chats.exceptions import InvalidChatInput
+from chats.importers import runs
+from chats.importers.records import (
+    Batch,
+    MessageRecord,
+    Quarantined,
+    Reason,
+    SessionRecord,
+    SessionSpec,
+    derived_object_id,
+)
+from chats.models import SCHEMA_VERSION, ChatMessage, ChatSession, SessionType
+from chats.services import title_from, validate_metadata
+
+DUPLICATE_KEY = 11000
+MODEL_MAX_CHARS = 100
+
+
+@dataclass
+class Counts:
+    """Read legacy rows = inserted + already present + quarantined, always."""
+
+    read: int = 0
+    inserted: int = 0
+    already_present: int = 0
+    quarantined: int = 0
+    sessions_inserted: int = 0
+    messages_inserted: int = 0
+
+    def add(self, other: Counts) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> Counts:
+        return cls(**{name: int((values or {}).get(name, 0)) for name in cls.__dataclass_fields__})
+
+
+@dataclass
+class BatchOutcome:
+    counts: Counts
+    days: set[date] = field(default_factory=set)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """The form the ORM stores: naive UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _json_safe(value: Any, *, empty: Any) -> Any:
+    """Legacy JSON as it is, or as text when MongoDB could not store its keys."""
+    if value is None:
+        return empty
+    try:
+        validate_metadata({"value": value})
+    except InvalidChatInput:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+        return {"legacy_json": text} if isinstance(empty, dict) else [text]
+    return value
+
+
+def _title(spec_title: str) -> str:
+    return title_from(spec_title, max_chars=settings.CHAT_TITLE_MAX_CHARS) if spec_title else ""
+
+
+def provenance(*, source: str, legacy_key: str, run_id: str | None, batch_no: int) -> dict[str, Any]:
+    """Where an imported document came from; (run, batch) tells a replayed batch its own writes."""
+    return {"source": source, "key": legacy_key, "run": run_id, "batch": batch_no}
+
+
+@dataclass
+class SessionProgress:
+    """What a batch's stored messages say about their session: highest order, latest time, title."""
+
+    last_order: int
+    last_at: datetime
+    title: str = ""
+
+
+def _progress(messages: Iterable[MessageRecord]) -> dict[tuple[int, str], SessionProgress]:
+    found: dict[tuple[int, str], SessionProgress] = {}
+    for message in messages:
+        key = message.session.target_key
+        progress = found.get(key)
+        if progress is None:
+            progress = found[key] = SessionProgress(last_order=message.order, last_at=message.created_at)
+        progress.last_order = max(progress.last_order, message.order)
+        progress.last_at = max(progress.last_at, message.created_at)
+        if message.titles_session and not progress.title:
+            progress.title = _title(message.content)
+    return found
+
+
+def session_document(
+    spec: SessionSpec, *, run_id: str | None, batch_no: int = 0, progress: SessionProgress | None = None
+) -> dict[str, Any]:
+    """The session as the ORM stores it; with ``progress``, already counting its first messages."""
+    title = _title(spec.title or (progress.title if progress else ""))
+    updated_at = spec.updated_at or spec.created_at
+    if progress is not None:
+        updated_at = max(updated_at, progress.last_at)
+    metadata = dict(_json_safe(spec.metadata, empty={}))
+    metadata["import"] = provenance(
+        source=spec.source, legacy_key=spec.legacy_key, run_id=run_id, batch_no=batch_no
+    )
+    return {
+        "_id": spec.object_id,
+        "session_id": spec.session_id,
+        "user_id": Int64(spec.user_id),
+        "title": title,
+        "session_type": SessionType.GENERAL.value,
+        "channel": spec.channel,
+        "is_active": spec.is_active,
+        "is_archived": False,
+        "is_pinned": False,
+        "tags": list(spec.tags),
+        "metadata": metadata,
+        "search_terms": search.terms_for(title),
+        "message_count": Int64(progress.last_order if progress else 0),
+        "last_message_at": _naive_utc(progress.last_at) if progress else None,
+        "created_at": _naive_utc(spec.created_at),
+        "updated_at": _naive_utc(updated_at),
+        "deleted_at": None,
+        "legal_hold": False,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def message_document(
+    record: MessageRecord, *, session_pk: ObjectId, run_id: str | None, batch_no: int = 0
+) -> dict[str, Any]:
+    source = record.session.source
+    metadata = dict(_json_safe(record.metadata, empty={}))
+    metadata["import"] = provenance(
+        source=source, legacy_key=record.legacy_key, run_id=run_id, batch_no=batch_no
+    )
+    return {
+        "_id": _message_object_id(record),
+        "message_id": record.message_id,
+        "session_id": session_pk,
+        "user_id": Int64(record.session.user_id),
+        "role": record.role,
+        "content": record.content,
+        "order": Int64(record.order),
+        "status": record.status,
+        "model": record.model[:MODEL_MAX_CHARS],
+        "source_documents": _json_safe(record.source_documents, empty=[]),
+        "agent_steps": _json_safe(record.agent_steps, empty=[]),
+        "attachments": _json_safe(record.attachments, empty=[]),
+        "error_info": _json_safe(record.error_info, empty={}),
+        "metadata": metadata,
+        "parent_message_id": record.parent_message_id,
+        "content_hash": record.content_hash or _content_hash(record.content),
+        "search_terms": record.search_terms
+        if record.search_terms is not None
+        else search.terms_for(record.content),
+        "created_at": _naive_utc(record.created_at),
+    }
+
+
+def _content_hash(content: str) -> str:
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def prepare(batch: Batch) -> Batch:
+    """The CPU work of a batch's documents (search terms, hashes), done while the last batch is written."""
+    for record in batch.records:
+        if isinstance(record, MessageRecord):
+            record.search_terms = search.terms_for(record.content)
+            record.content_hash = _content_hash(record.content)
+    return batch
+
+
+def _message_object_id(record: MessageRecord) -> ObjectId:
+    return derived_object_id(
+        record.session.source, f"{record.session.user_id}:{record.legacy_key}", record.created_at
+    )
+
+
+def sessions_collection() -> Collection[dict[str, Any]]:
+    return documents.collection(ChatSession)
+
+
+def messages_collection() -> Collection[dict[str, Any]]:
+    return documents.collection(ChatMessage)
+
+
+def _by_user(pairs: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
+    grouped: dict[int, list[str]] = defaultdict(list)
+    for user_id, public_id in pairs:
+        if public_id not in grouped[user_id]:
+            grouped[user_id].append(public_id)
+    return grouped
+
+
+def existing_sessions(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
+    """Stored sessions by (user_id, session_id): one index range per user."""
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    for user_id, session_ids in _by_user(keys).items():
+        for document in sessions_collection().find(
+            {"user_id": Int64(user_id), "session_id": {"$in": session_ids}},
+            {"_id": 1, "session_id": 1, "title": 1, "metadata.import.run": 1, "metadata.import.batch": 1},
+        ):
+            found[(user_id, document["session_id"])] = document
+    return found
+
+
+def existing_messages(
+    keys: Iterable[tuple[int, str]],
+) -> dict[tuple[int, str], tuple[str | None, int | None]]:
+    """Which (user_id, message_id) are stored, with the (run, batch) that imported each."""
+    found: dict[tuple[int, str], tuple[str | None, int | None]] = {}
+    for user_id, message_ids in _by_user(keys).items():
+        for document in messages_collection().find(
+            {"user_id": Int64(user_id), "message_id": {"$in": message_ids}},
+            {"_id": 0, "message_id": 1, "metadata.import.run": 1, "metadata.import.batch": 1},
+        ):
+            found[(user_id, document["message_id"])] = import_origin(document)
+    return found
+
+
+def import_origin(document: dict[str, Any]) -> tuple[str | None, int | None]:
+    """The (run, batch) that imported a stored document; (None, None) for live traffic's."""
+    imported = (document.get("metadata") or {}).get("import")
+    if not isinstance(imported, dict):
+        return None, None
+    return imported.get("run"), imported.get("batch")
+
+
+def import_run_of(document: dict[str, Any]) -> str | None:
+    return import_origin(document)[0]
+
+
+_RANK = {"already_present": 0, "inserted": 1, "quarantined": 2}
+
+
+class _Ledger:
+    """One outcome per legacy row: quarantined beats inserted beats already present."""
+
+    def __init__(self) -> None:
+        self.outcome: dict[str, str] = {}
+
+    def mark(self, unit: str, outcome: str) -> None:
+        previous = self.outcome.get(unit)
+        if previous is None or _RANK[outcome] > _RANK[previous]:
+            self.outcome[unit] = outcome
+
+    def counts(self) -> Counts:
+        counts = Counts(read=len(self.outcome))
+        for outcome in self.outcome.values():
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
+        return counts
+
+
+@dataclass
+class _Split:
+    sessions: dict[tuple[int, str], SessionSpec]
+    session_units: dict[tuple[int, str], list[str]]
+    messages: list[MessageRecord]
+    quarantined: list[tuple[str, str, Reason, dict[str, Any]]]
+
+
+def _split(batch: Batch) -> _Split:
+    split = _Split(sessions={}, session_units=defaultdict(list), messages=[], quarantined=[])
+    for record in batch.records:
+        if isinstance(record, Quarantined):
+            split.quarantined.append((record.unit, record.unit, record.reason, record.row))
+            continue
+        spec = record.session
+        split.sessions.setdefault(spec.target_key, spec)
+        if isinstance(record, SessionRecord):
+            split.session_units[spec.target_key].append(record.unit)
+        else:
+            split.messages.append(record)
+    return split
+
+
+class Writer:
+    """Writes batches for one run (``run_id``), or only says what it would write (``dry_run``)."""
+
+    def __init__(self, *, run_id: str | None, source_ref: str, dry_run: bool = False) -> None:
+        self.run_id = run_id
+        self.source_ref = source_ref
+        self.dry_run = dry_run
+        self.batch_no = 0
+
+    def _replayed(self, origin: tuple[str | None, int | None]) -> bool:
+        """Written by this very batch in an attempt killed before its checkpoint."""
+        return self.run_id is not None and origin == (self.run_id, self.batch_no)
+
+    def write(self, batch: Batch, *, batch_no: int) -> BatchOutcome:
+        self.batch_no = batch_no
+        split = _split(batch)
+        ledger = _Ledger()
+        outcome = BatchOutcome(counts=Counts())
+        if self.dry_run:
+            self._pretend(split, ledger)
+        else:
+            runs.record_batch_keys(
+                run_id=str(self.run_id),
+                batch_no=batch_no,
+                sessions=list(split.sessions),
+                messages=[(m.session.user_id, m.message_id) for m in split.messages],
+            )
+            self._write(split, ledger, outcome)
+            self._quarantine(split.quarantined)
+        for unit, _key, _reason, _row in split.quarantined:
+            ledger.mark(unit, "quarantined")
+        outcome.counts.add(ledger.counts())
+        return outcome
+
+    def _pretend(self, split: _Split, ledger: _Ledger) -> None:
+        stored_sessions = existing_sessions(split.sessions)
+        stored_messages = existing_messages((m.session.user_id, m.message_id) for m in split.messages)
+        for key, units in split.session_units.items():
+            for unit in units:
+                ledger.mark(unit, "already_present" if key in stored_sessions else "inserted")
+        for message in split.messages:
+            present = (message.session.user_id, message.message_id) in stored_messages
+            ledger.mark(message.unit, "already_present" if present else "inserted")
+
+    def _write(self, split: _Split, ledger: _Ledger, outcome: BatchOutcome) -> None:
+        """Messages first, then the sessions that are new (with their final counters), then ``$max``
+        on the sessions that already existed. A session that does not exist yet gets the ObjectId
+        derived from its legacy key, so its messages can be written before it; until it is, they are
+        invisible (a session never claims messages that are not there).
+        """
+        existing = existing_sessions(split.sessions)
+        pks = {
+            key: existing[key]["_id"] if key in existing else spec.object_id
+            for key, spec in split.sessions.items()
+        }
+        stored = self._insert_messages(split.messages, pks, split, ledger, outcome)
+        created = self._insert_sessions(split, existing, stored, ledger, outcome)
+        self._advance_sessions([m for m in stored if m.session.target_key not in created], existing)
+
+    def _insert_sessions(
+        self,
+        split: _Split,
+        existing: dict[tuple[int, str], dict[str, Any]],
+        messages: list[MessageRecord],
+        ledger: _Ledger,
+        outcome: BatchOutcome,
+    ) -> set[tuple[int, str]]:
+        """Insert the sessions that do not exist yet; returns the keys this batch created.
+
+        A plain insert, not an upsert: the document keeps the ORM's field order.
+        """
+        replayed = {key for key, document in existing.items() if self._replayed(import_origin(document))}
+        new = [key for key in split.sessions if key not in existing]
+        progress = _progress(messages)
+        failed: set[int] = set()
+        if new:
+            try:
+                sessions_collection().insert_many(
+                    [
+                        session_document(
+                            split.sessions[key],
+                            run_id=self.run_id,
+                            batch_no=self.batch_no,
+                            progress=progress.get(key),
+                        )
+                        for key in new
+                    ],
+                    ordered=False,
+                )
+            except BulkWriteError as error:
+                _raise_unless_duplicates(error)
+                failed = {item["index"] for item in error.details["writeErrors"]}
+        created = {key for index, key in enumerate(new) if index not in failed}
+        lost = {key for index, key in enumerate(new) if index in failed}
+        if lost:
+            self._withdraw(lost, messages, split, ledger, outcome)
+        for key, units in split.session_units.items():
+            for unit in units:
+                if key in lost:
+                    split.quarantined.append((unit, unit, Reason.SESSION_OWNED, {}))
+                else:
+                    ledger.mark(unit, "inserted" if key in created | replayed else "already_present")
+        for key in created | replayed:
+            outcome.days.add(_naive_utc(split.sessions[key].created_at).date())
+        outcome.counts.sessions_inserted += len(created | replayed)
+        return created
+
+    def _withdraw(
+        self,
+        lost: set[tuple[int, str]],
+        messages: list[MessageRecord],
+        split: _Split,
+        ledger: _Ledger,
+        outcome: BatchOutcome,
+    ) -> None:
+        """Someone else created these sessions meanwhile: take back the messages written for them."""
+        for message in messages:
+            if message.session.target_key not in lost:
+                continue
+            messages_collection().delete_one(
+                {
+                    "user_id": Int64(message.session.user_id),
+                    "message_id": message.message_id,
+                    "metadata.import.run": self.run_id,
+                    "metadata.import.batch": self.batch_no,
+                }
+            )
+            if ledger.outcome.get(message.unit) == "inserted":
+                outcome.counts.messages_inserted -= 1
+            split.quarantined.append((message.unit, message.legacy_key, Reason.SESSION_OWNED, {}))
+        messages[:] = [m for m in messages if m.session.target_key not in lost]
+
+    def _insert_messages(
+        self,
+        messages: list[MessageRecord],
+        pks: dict[tuple[int, str], ObjectId],
+        split: _Split,
+        ledger: _Ledger,
+        outcome: BatchOutcome,
+    ) -> list[MessageRecord]:
+        """Insert new messages; returns those now stored (inserted now or before)."""
+        if not messages:
+            return []
+        docs = [
+            message_document(
+                m, session_pk=pks[m.session.target_key], run_id=self.run_id, batch_no=self.batch_no
+            )
+            for m in messages
+        ]
+        failed: set[int] = set()
+        try:
+            messages_collection().insert_many(docs, ordered=False)
+        except BulkWriteError as error:
+            _raise_unless_duplicates(error)
+            failed = {item["index"] for item in error.details["writeErrors"]}
+        present = existing_messages(
+            (messages[index].session.user_id, messages[index].message_id) for index in failed
+        )
+        kept: list[MessageRecord] = []
+        for index, message in enumerate(messages):
+            key = (message.session.user_id, message.message_id)
+            if index not in failed or (key in present and self._replayed(present[key])):
+                # New, or written by an attempt of this batch that was killed before its checkpoint.
+                ledger.mark(message.unit, "inserted")
+                outcome.counts.messages_inserted += 1
+                outcome.days.add(_naive_utc(message.created_at).date())
+                kept.append(message)
+            elif key in present:
+                ledger.mark(message.unit, "already_present")
+                kept.append(message)
+            else:
+                split.quarantined.append(
+                    (message.unit, message.legacy_key, Reason.ORDER_TAKEN, {"order": message.order})
+                )
+        return kept
+
+    def _advance_sessions(
+        self, messages: list[MessageRecord], existing: dict[tuple[int, str], dict[str, Any]]
+    ) -> None:
+        """Counters of sessions that existed move forward only (``$max``), so a replay cannot push
+        them past the truth; an untitled session takes its first user message as title."""
+        operations = []
+        for key, progress in _progress(messages).items():
+            change: dict[str, Any] = {
+                "$max": {
+                    "message_count": Int64(progress.last_order),
+                    "last_message_at": _naive_utc(progress.last_at),
+                    "updated_at": _naive_utc(progress.last_at),
+                }
+            }
+            if progress.title and not existing[key].get("title"):
+                change["$set"] = {"title": progress.title, "search_terms": search.terms_for(progress.title)}
+            operations.append(UpdateOne({"user_id": Int64(key[0]), "session_id": key[1]}, change))
+        if operations:
+            sessions_collection().bulk_write(operations, ordered=False)
+
+    def _quarantine(self, entries: list[tuple[str, str, Reason, dict[str, Any]]]) -> None:
+        if not entries:
+            return
+        moment = documents.now()
+        operations = [
+            UpdateOne(
+                {"_id": f"{self.source_ref}|{key}"},
+                {
+                    "$set": {
+                        "source_ref": self.source_ref,
+                        "key": key,
+                        "unit": unit,
+                        "reason": reason.value,
+                        "row": row,
+                        "run_id": self.run_id,
+                        "last_seen_at": moment,
+                    },
+                    "$setOnInsert": {"first_run_id": self.run_id, "first_seen_at": moment},
+                },
+                upsert=True,
+            )
+            for unit, key, reason, row in entries
+        ]
+        runs.quarantine_collection().bulk_write(operations, ordered=False)
+
+
+def _raise_unless_duplicates(error: BulkWriteError) -> None:
+    details = error.details
+    if details.get("writeConcernErrors") or any(
+        item.get("code") != DUPLICATE_KEY for item in details.get("writeErrors", [])
+    ):
+        raise error

@@ -1,0 +1,194 @@
+"""Import legacy chat history into the chat store: resumable, idempotent, verifiable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pymongo
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+
+from chats.exceptions import ChatError
+from chats.importers import progress, rollback, runner, runs, verify
+from chats.importers.sources import SOURCES, Source, open_source
+
+STATUS_TIMEOUT_SECONDS = 60
+EXIT_MISMATCH = 1
+EXIT_QUARANTINED = 2
+
+
+class _Unended:
+    """The command's stderr without the newline Django adds to each write (tqdm redraws one line)."""
+
+    def __init__(self, wrapper: OutputWrapper) -> None:
+        self.wrapper = wrapper
+
+    def write(self, text: str) -> None:
+        self.wrapper.write(text, ending="")
+
+    def flush(self) -> None:
+        self.wrapper.flush()
+
+    def isatty(self) -> bool:
+        return self.wrapper.isatty()
+
+
+class Command(BaseCommand):
+    help = (
+        "Migrate legacy chat history (MySQL chat_history or session tables, the WhatsApp SQLite "
+        "database, JSON conversation files, a ChatGPT export) into MongoDB. Re-running is safe: "
+        "nothing is inserted twice, and a killed run resumes from its last checkpoint."
+    )
+    # Like Django's own ``migrate``: a data command, not a place for URL and admin checks.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--source", choices=SOURCES, help="what to import")
+        parser.add_argument(
+            "--source-url", help="mysql://user:pass@host:port/db (default: the default database)"
+        )
+        parser.add_argument("--path", help="the SQLite file, JSON directory or ChatGPT export")
+        parser.add_argument("--user", dest="username", help="chatgpt: the account that owns the export")
+        parser.add_argument("--user-map", help="CSV of legacy_user_id,username-or-id for string user ids")
+        parser.add_argument("--gap-minutes", type=int, default=30, help="silence that starts a new session")
+        parser.add_argument("--source-timezone", default="UTC", help="zone of naive legacy timestamps")
+        parser.add_argument("--batch-size", type=int, default=1000, help="legacy rows per batch")
+        parser.add_argument("--dry-run", action="store_true", help="write nothing, say what would happen")
+        parser.add_argument(
+            "--verify", action="store_true", help="compare source and chat store, write nothing"
+        )
+        parser.add_argument(
+            "--allow-quarantine", action="store_true", help="exit 0 even if rows were quarantined"
+        )
+        parser.add_argument("--restart", action="store_true", help="start over instead of resuming")
+        parser.add_argument("--status", action="store_true", help="list the migration runs")
+        parser.add_argument("--rollback", metavar="RUN_ID", help="delete what that run inserted")
+        parser.add_argument("--progress-interval", type=float, default=10.0, help="seconds between lines")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            if options["status"]:
+                self._status()
+            elif options["rollback"]:
+                self._rollback(options["rollback"])
+            elif options["source"]:
+                self._source_command(options)
+            else:
+                raise CommandError("give --source (or --status, or --rollback RUN_ID)")
+        except ChatError as exc:
+            raise CommandError(exc.message) from exc
+
+    def _open(self, options: dict[str, Any]) -> Source:
+        try:
+            return open_source(
+                options["source"],
+                source_url=options["source_url"],
+                path=options["path"],
+                username=options["username"],
+                user_map=options["user_map"],
+                gap_minutes=options["gap_minutes"],
+                legacy_timezone=options["source_timezone"],
+                create_users=not (options["dry_run"] or options["verify"]),
+            )
+        except (ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from exc
+
+    def _source_command(self, options: dict[str, Any]) -> None:
+        verbosity = int(options["verbosity"])
+        source = self._open(options)
+        try:
+            for warning in source.warnings():
+                self.stderr.write(f"warning: {warning}")
+            if options["verify"]:
+                self._verify(source, options["batch_size"], verbosity)
+                return
+            bar = progress.for_terminal(
+                _Unended(self.stderr),
+                verbosity=verbosity,
+                label=f"migrate_chats {source.kind}",
+                interval=options["progress_interval"],
+            )
+            report = runner.migrate(
+                source=source,
+                batch_size=options["batch_size"],
+                dry_run=options["dry_run"],
+                restart=options["restart"],
+                progress=bar,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            source.close()
+        if verbosity >= 1:
+            self._summary(report)
+        if report.counts.quarantined and not options["allow_quarantine"]:
+            raise CommandError(
+                f"{report.counts.quarantined} legacy rows were quarantined (see the migration_quarantine "
+                "collection); fix them or pass --allow-quarantine.",
+                returncode=EXIT_QUARANTINED,
+            )
+
+    def _summary(self, report: runner.MigrationReport) -> None:
+        counts = report.counts
+        if report.dry_run:
+            self.stdout.write(
+                f"dry run, nothing written: would read {counts.read} rows = insert {counts.inserted} "
+                f"+ already present {counts.already_present} + quarantine {counts.quarantined}; "
+                f"would create {report.users_created} accounts"
+            )
+            return
+        resumed = " (resumed)" if report.resumed else ""
+        self.stdout.write(
+            f"run {report.run_id}{resumed} finished in {report.seconds:.1f} s: read {counts.read} rows = "
+            f"inserted {counts.inserted} + already present {counts.already_present} "
+            f"+ quarantined {counts.quarantined}"
+        )
+        self.stdout.write(
+            f"  sessions created {counts.sessions_inserted}, messages created {counts.messages_inserted}, "
+            f"accounts created {report.users_created}, "
+            f"daily statistics recomputed for {report.stats_days} days"
+        )
+
+    def _verify(self, source: Source, batch_size: int, verbosity: int) -> None:
+        report = verify.verify(
+            source=source,
+            batch_size=batch_size,
+            on_mismatch=lambda found: self.stdout.write(f"MISMATCH {found}"),
+        )
+        if verbosity >= 1:
+            self.stdout.write(
+                f"verified {report.conversations} conversations ({report.messages} messages, "
+                f"{report.quarantined} quarantined rows not expected): {len(report.mismatches)} mismatches"
+            )
+        if not report.ok:
+            raise CommandError(
+                f"{len(report.mismatches)} conversations differ between the source and the chat store",
+                returncode=EXIT_MISMATCH,
+            )
+
+    def _status(self) -> None:
+        with pymongo.timeout(STATUS_TIMEOUT_SECONDS):
+            found = runs.list_runs()
+        if not found:
+            self.stdout.write("no migration runs")
+            return
+        self.stdout.write(
+            f"{'RUN ID':<40} {'SOURCE':<15} {'STATE':<12} {'STARTED':<20} {'FINISHED':<20} "
+            f"{'READ':>9} {'INSERTED':>9} {'PRESENT':>9} {'QUARANT.':>9}"
+        )
+        for run in found:
+            counts = run.counts
+            finished = f"{run.finished_at:%Y-%m-%d %H:%M:%S}" if run.finished_at else "-"
+            self.stdout.write(
+                f"{run.run_id:<40} {run.source:<15} {run.state:<12} {run.started_at:%Y-%m-%d %H:%M:%S}  "
+                f"{finished:<20} {counts.get('read', 0):>9} {counts.get('inserted', 0):>9} "
+                f"{counts.get('already_present', 0):>9} {counts.get('quarantined', 0):>9}"
+            )
+            self.stdout.write(f"{'':<40} {run.source_ref}")
+
+    def _rollback(self, run_id: str) -> None:
+        report = rollback.rollback_run(run_id=run_id)
+        self.stdout.write(
+            f"rolled back run {report.run_id}: deleted {report.messages_deleted} messages and "
+            f"{report.sessions_deleted} sessions; kept {report.sessions_kept} sessions that hold "
+            f"messages written since; removed {report.quarantine_deleted} quarantine entries"
+        )
