@@ -108,6 +108,11 @@ class ChatSession(models.Model):
             models.Index(fields=["user_id", "search_terms"], name="session_search_idx"),
             models.Index(fields=["deleted_at"], name="session_deleted_idx"),
             models.Index(fields=["updated_at"], name="session_updated_idx"),
+            # Sessions of a user by ObjectId (search resolves its hits' sessions this way); without
+            # it SecantusDB scans every session of every user for {user_id, _id: {$in: [...]}}.
+            models.Index(fields=["user_id", "id"], name="session_owner_pk_idx"),
+            # Daily statistics (a background job) count one UTC day of new sessions.
+            models.Index(fields=["created_at"], name="session_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -146,6 +151,9 @@ class ChatMessage(models.Model):
         indexes = [
             models.Index(fields=["user_id", "created_at"], name="message_user_time_idx"),
             models.Index(fields=["user_id", "search_terms"], name="message_search_idx"),
+            # Daily statistics read one UTC day across users: without this, a collection scan
+            # (5.8 s vs 0.14 s for one day of 100,000 messages on SecantusDB).
+            models.Index(fields=["created_at"], name="message_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -180,6 +188,7 @@ class TokenUsage(models.Model):
             models.Index(fields=["user_id", "created_at"], name="usage_user_time_idx"),
             models.Index(fields=["user_id", "session"], name="usage_session_idx"),
             models.Index(fields=["model", "created_at"], name="usage_model_time_idx"),
+            models.Index(fields=["created_at"], name="usage_created_idx"),
         ]
 
     def __str__(self) -> str:

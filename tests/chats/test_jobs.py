@@ -125,3 +125,19 @@ def test_operator_changes_to_a_schedule_survive_the_next_migrate() -> None:
     assert ensure_schedules() == 1
     assert PeriodicTask.objects.get(task="chats.tasks.cleanup_chats").enabled is False
     assert PeriodicTask.objects.filter(task="chats.tasks.backup_chats").count() == 1
+
+
+def test_daily_statistics_read_one_day_by_index_not_by_scanning_every_message() -> None:
+    session_with_messages(messages=3)
+    older = session_with_messages(messages=40)
+    documents.collection(ChatMessage).update_many(
+        {"session_id": older.pk, "user_id": Int64(older.user_id)},
+        {"$set": {"created_at": timezone.now() - timedelta(days=3)}},
+    )
+    start, end = services.day_bounds(timezone.now().date())
+    window = {"created_at": {"$gte": start, "$lt": end}}
+
+    stats = documents.collection(ChatMessage).find(window).explain()["executionStats"]
+
+    assert stats["nReturned"] >= 3
+    assert stats["totalDocsExamined"] == stats["nReturned"], "the day must be an index range, not a scan"

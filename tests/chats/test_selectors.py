@@ -165,7 +165,13 @@ def test_search_uses_the_user_search_index() -> None:
     aggregations = captured_aggregations(
         lambda: selectors.search_chats(query="arrhythmia question", user_id=session.user_id)
     )
-    for collection, pipeline in aggregations[:2]:
+    # session titles, messages, then the hit messages' sessions (session_owner_pk_idx)
+    assert [collection for collection, _ in aggregations] == [
+        "chat_sessions",
+        "chat_messages",
+        "chat_sessions",
+    ]
+    for collection, pipeline in aggregations:
         stats = explain(collection, pipeline)
         assert "IXSCAN" in stats["stages"], (collection, stats)
         assert stats["totalDocsExamined"] <= 1, (collection, stats)
