@@ -316,6 +316,23 @@ def test_bad_rows_are_quarantined_with_key_and_reason_and_the_counts_add_up(
     assert entry["source_ref"].endswith(f"/{legacy_mysql.name}/chat_history")
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--batch-size", "0", "must be at least 1"),
+        ("--batch-size", "-5", "must be at least 1"),
+        ("--gap-minutes", "ten", "is not a whole number"),
+    ],
+)
+def test_nonsense_sizes_are_a_usage_error_before_anything_is_read(
+    option: str, value: str, message: str
+) -> None:
+    with pytest.raises(CommandError, match=message):
+        call_command("migrate_chats", "--source", "mysql", option, value)
+
+    assert not documents.collection(ChatMessage).find_one({}, {"_id": 1})
+
+
 def test_the_default_database_is_the_source_when_no_url_is_given() -> None:
     _server()
     alice = make_user()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import pymongo
@@ -14,6 +15,17 @@ from chats.importers.sources import SOURCES, Source, open_source
 STATUS_TIMEOUT_SECONDS = 60
 EXIT_MISMATCH = 1
 EXIT_QUARANTINED = 2
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a clear usage error for 0, negatives and non-numbers (a batch of 0 never ends)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 class _Unended:
@@ -49,9 +61,11 @@ class Command(BaseCommand):
         parser.add_argument("--path", help="the SQLite file, JSON directory or ChatGPT export")
         parser.add_argument("--user", dest="username", help="chatgpt: the account that owns the export")
         parser.add_argument("--user-map", help="CSV of legacy_user_id,username-or-id for string user ids")
-        parser.add_argument("--gap-minutes", type=int, default=30, help="silence that starts a new session")
+        parser.add_argument(
+            "--gap-minutes", type=_positive_int, default=30, help="silence that starts a new session"
+        )
         parser.add_argument("--source-timezone", default="UTC", help="zone of naive legacy timestamps")
-        parser.add_argument("--batch-size", type=int, default=1000, help="legacy rows per batch")
+        parser.add_argument("--batch-size", type=_positive_int, default=1000, help="legacy rows per batch")
         parser.add_argument("--dry-run", action="store_true", help="write nothing, say what would happen")
         parser.add_argument(
             "--verify", action="store_true", help="compare source and chat store, write nothing"
