@@ -22,7 +22,7 @@ from pymongo.client_session import ClientSession
 from pymongo.database import Database
 from pymongo.mongo_client import MongoClient
 
-from chats import search
+from chats import search, selectors
 from chats.responders import offline
 from chats.responders.base import Turn
 
@@ -222,16 +222,53 @@ def message_page(
 
 
 def session_list(db: Database[Document], *, user_id: int, size: int = 20) -> list[Document]:
-    """The first page of a user's sessions: index range on the user's live, unarchived sessions."""
-    return list(
+    """The first page of a user's sessions, the way the product reads it: the pinned ones (a range
+    on (user_id, is_pinned)), then the newest unpinned in ``updated_at`` slices of the live,
+    unarchived range; the same slice widths as ``chats.selectors``."""
+    owner = Int64(user_id)
+    newest_first = {"updated_at": -1, "_id": -1}
+    found = list(
         db.chat_sessions.aggregate(
             [
-                {"$match": {"user_id": Int64(user_id), "deleted_at": None, "is_archived": False}},
-                {"$sort": {"is_pinned": -1, "updated_at": -1, "_id": -1}},
+                {"$match": {"user_id": owner, "is_pinned": True}},
+                {"$match": {"deleted_at": None, "is_archived": False}},
+                {"$sort": newest_first},
                 {"$limit": size + 1},
             ]
         )
     )
+    high: datetime | None = None
+    width = selectors.FIRST_SESSION_SLICE
+    for probe in range(selectors.SESSION_SLICES + 1):
+        wanted = size + 1 - len(found)
+        if wanted <= 0:
+            break
+        bounded = probe < selectors.SESSION_SLICES and width < selectors.UNBOUNDED_AFTER
+        low = (high or datetime.now(UTC)) - width if bounded else None
+        bounds = {**({"$gte": low} if low else {}), **({"$lt": high} if high else {})}
+        window = list(
+            db.chat_sessions.aggregate(
+                [
+                    {
+                        "$match": {
+                            "user_id": owner,
+                            "deleted_at": None,
+                            "is_archived": False,
+                            **({"updated_at": bounds} if bounds else {}),
+                        }
+                    },
+                    {"$match": {"is_pinned": {"$ne": True}}},
+                    {"$sort": newest_first},
+                    {"$limit": wanted},
+                ]
+            )
+        )
+        found += window
+        if low is None:
+            break
+        width = selectors.next_slice_width(width=width, found=len(window), missing=wanted - len(window))
+        high = low
+    return found
 
 
 def search_chats(db: Database[Document], *, user_id: int, query: str, size: int = 20) -> list[Document]:

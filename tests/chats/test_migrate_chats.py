@@ -1092,12 +1092,22 @@ def test_a_run_killed_at_random_moments_resumes_to_exactly_the_source(
 @pytest.fixture
 def eager_celery() -> Iterator[None]:
     """Tasks run in the request, their state and result stored in the real result backend."""
+    from chats.importers.tasks import import_json_backup
     from medibot.celery import app
 
-    saved = (app.conf.task_always_eager, app.conf.task_store_eager_result)
+    # A task copies task_store_eager_result when it is bound to the app (often before this test
+    # runs), so the task's own attribute is set too; otherwise only its PROGRESS states are stored.
+    saved = (
+        app.conf.task_always_eager,
+        app.conf.task_store_eager_result,
+        import_json_backup.store_eager_result,
+    )
     app.conf.task_always_eager, app.conf.task_store_eager_result = True, True
+    import_json_backup.store_eager_result = True
     yield
-    app.conf.task_always_eager, app.conf.task_store_eager_result = saved
+    app.conf.task_always_eager, app.conf.task_store_eager_result, import_json_backup.store_eager_result = (
+        saved
+    )
 
 
 def test_staff_sync_queues_the_json_import_and_reports_its_result(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from chats import selectors, services
+import pytest
+from bson import Int64
+from django.utils import timezone
+
+from chats import documents, selectors, services
 from chats.exceptions import InvalidChatInput, MessageNotFound, SessionNotFound
-from chats.models import Role
+from chats.models import ChatSession, Role
 from tests.chats.explain import captured_aggregations, explain
 from tests.chats.factories import bulk_messages, next_user_id, session_with_messages
 
@@ -56,19 +60,65 @@ def test_newest_page_of_a_10000_message_session_is_one_bounded_index_range() -> 
         assert stats["nReturned"] == 50
 
 
-def test_listing_sessions_is_one_indexed_query_on_the_users_range() -> None:
+def spread_over_time(sessions: list[ChatSession], *, every: timedelta) -> None:
+    """sessions[0] updated now, sessions[1] ``every`` earlier, and so on."""
+    now = timezone.now()
+    for number, session in enumerate(sessions):
+        documents.collection(ChatSession).update_one(
+            {"_id": session.pk, "user_id": Int64(session.user_id)},
+            {"$set": {"updated_at": now - every * number}},
+        )
+
+
+def sessions_of(user_id: int, count: int) -> list[ChatSession]:
+    return [services.start_session(user_id=user_id, title=f"s{n}") for n in range(count)]
+
+
+def test_listing_sessions_reads_index_ranges_near_the_newest_not_every_session() -> None:
     user_id = next_user_id()
-    for _ in range(5):
-        services.start_session(user_id=user_id)
-    for _ in range(30):
+    sessions = sessions_of(user_id, 240)
+    services.set_pinned(session=sessions[200], pinned=True)
+    spread_over_time(sessions, every=timedelta(hours=6))
+    for _ in range(20):
         services.start_session(user_id=next_user_id())
 
-    [(collection, pipeline)] = captured_aggregations(
-        lambda: selectors.list_sessions(user_id=user_id, limit=3)
+    pages: list[selectors.SessionPage] = []
+    aggregations = captured_aggregations(
+        lambda: pages.append(selectors.list_sessions(user_id=user_id, limit=20))
     )
-    stats = explain(collection, pipeline)
-    assert "IXSCAN" in stats["stages"], stats
-    assert stats["totalDocsExamined"] <= 5, stats
+
+    assert [session.title for session in pages[0].items] == ["s200", *(f"s{n}" for n in range(19))]
+    examined = 0
+    for collection, pipeline in aggregations:
+        stats = explain(collection, pipeline)
+        assert "IXSCAN" in stats["stages"], stats
+        examined += stats["totalDocsExamined"]
+    assert examined <= 3 * 21, f"read {examined} sessions for a page of 20 out of 240"
+
+
+def test_a_cursor_walk_across_years_of_sessions_returns_each_once_in_order() -> None:
+    user_id = next_user_id()
+    sessions = sessions_of(user_id, 90)
+    services.set_pinned(session=sessions[50], pinned=True)
+    services.set_archived(session=sessions[7], archived=True)
+    spread_over_time(sessions, every=timedelta(days=11))
+
+    walked: list[str] = []
+    cursor = None
+    while True:
+        page = selectors.list_sessions(user_id=user_id, limit=7, cursor=cursor)
+        walked += [session.title for session in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert walked == ["s50", *(f"s{n}" for n in range(90) if n not in (7, 50))]
+    everything = selectors.list_sessions(user_id=user_id, archived=None, limit=100).items
+    assert [session.title for session in everything] == ["s50", *(f"s{n}" for n in range(90) if n != 50)]
+    since = selectors.list_sessions(
+        user_id=user_id, updated_since=timezone.now() - timedelta(days=30), limit=100
+    )
+    assert [session.title for session in since.items] == ["s0", "s1", "s2"]
 
 
 def test_sessions_list_pinned_first_then_newest_with_a_complete_cursor_walk() -> None:
