@@ -8,6 +8,7 @@ user's chats shown, exported or changed here leaves an audit event (audit.admin_
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -24,7 +25,15 @@ from django.utils.html import format_html
 from audit.admin_access import AuditedAdminMixin
 from audit.models import AuditEvent
 from chats import documents, exporters, search, services
-from chats.models import ChatMessage, ChatSession, DailyChatStats, MessageVote, TokenUsage
+from chats.models import (
+    ChatMessage,
+    ChatSession,
+    DailyChatStats,
+    MessageVote,
+    MigrationRun,
+    QuarantinedRow,
+    TokenUsage,
+)
 
 
 class EstimatedCountPaginator(Paginator):
@@ -368,3 +377,62 @@ class DailyChatStatsAdmin(admin.ModelAdmin):
     @admin.display(description="tokens by model")
     def tokens(self, obj: DailyChatStats) -> str:
         return json.dumps(obj.tokens_by_model)
+
+
+class ReadOnlyImportAdmin(admin.ModelAdmin):
+    """What ``migrate_chats`` wrote: browsable, never edited here (the command owns it)."""
+
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # use ``migrate_chats --rollback RUN_ID``: it knows what a run inserted
+
+
+@admin.register(MigrationRun)
+class MigrationRunAdmin(ReadOnlyImportAdmin):
+    list_display = ["id", "source", "state", "started_at", "finished_at", "read", "inserted", "quarantined"]
+    list_filter = ["state", "source"]
+    search_fields = ["id"]
+    readonly_fields = [field.name for field in MigrationRun._meta.fields]
+
+    @admin.display(description="read")
+    def read(self, obj: MigrationRun) -> int:
+        return int(obj.counts.get("read", 0))
+
+    @admin.display(description="inserted")
+    def inserted(self, obj: MigrationRun) -> int:
+        return int(obj.counts.get("inserted", 0))
+
+    @admin.display(description="quarantined")
+    def quarantined(self, obj: MigrationRun) -> int:
+        return int(obj.counts.get("quarantined", 0))
+
+
+@admin.register(QuarantinedRow)
+class QuarantinedRowAdmin(AuditedAdminMixin, ReadOnlyImportAdmin):
+    """Quarantined legacy rows can hold message text: the list shows keys and reasons only, and
+    opening one is audited like any other access to someone's chats."""
+
+    list_display = ["unit", "reason", "source_ref", "run_id", "last_seen_at"]
+    list_filter = ["reason"]
+    search_fields = ["key", "run_id"]
+    readonly_fields = [field.name for field in QuarantinedRow._meta.fields]
+
+    def audit_object_id(self, obj: QuarantinedRow) -> str:
+        """The row's id ("source|key") when it fits the audit trail's 64 characters, else its SHA-256."""
+        return obj.pk if len(obj.pk) <= 64 else hashlib.sha256(obj.pk.encode()).hexdigest()
+
+    def audit_owner_id(self, obj: QuarantinedRow) -> int | None:
+        owner = obj.row.get("user_id") if isinstance(obj.row, dict) else None
+        try:
+            return int(owner) if owner is not None else None
+        except (TypeError, ValueError):
+            return None

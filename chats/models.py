@@ -248,3 +248,58 @@ class DailyChatStats(models.Model):
 
     def __str__(self) -> str:
         return str(self.date)
+
+
+class MigrationRun(models.Model):
+    """A ``manage.py migrate_chats`` run, as ``chats.importers.runs`` writes it (read-only here:
+    the importer writes the ``migration_runs`` collection with pymongo; the admin browses it)."""
+
+    id = models.CharField(primary_key=True, max_length=120, db_column="_id")
+    source = models.CharField(max_length=32)
+    source_ref = models.CharField(max_length=500)
+    state = models.CharField(max_length=16)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    checkpoint = models.JSONField(null=True, blank=True)
+    batches = models.IntegerField(default=0)
+    resumed = models.IntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+
+    objects = MongoManager()
+
+    class Meta:
+        managed = False  # collection and indexes: migration 0003
+        db_table = "migration_runs"
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class QuarantinedRow(models.Model):
+    """A legacy row ``migrate_chats`` could not import, with its key and reason (read-only here)."""
+
+    id = models.CharField(primary_key=True, max_length=700, db_column="_id")
+    source_ref = models.CharField(max_length=500)
+    key = models.CharField(max_length=200)
+    unit = models.CharField(max_length=200)
+    reason = models.CharField(max_length=64)
+    row = models.JSONField(default=dict, blank=True)
+    run_id = models.CharField(max_length=120)
+    first_run_id = models.CharField(max_length=120)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    objects = MongoManager()
+
+    class Meta:
+        managed = False  # collection and indexes: migration 0003
+        db_table = "migration_quarantine"
+        ordering = ["-last_seen_at"]
+        verbose_name = "quarantined legacy row"
+
+    def __str__(self) -> str:
+        return f"{self.unit}: {self.reason}"

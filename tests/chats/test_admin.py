@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from django.db import connections
 from django.test import Client
@@ -185,3 +188,38 @@ def test_users_changelist_audits_the_chat_counts_shown(admin_client_for_staff: C
     owner = make_user(username="counted-user")
     admin_client_for_staff.get("/admin/accounts/user/")
     assert _audit_events() == [("read", "chats.chat_counts", str(owner.pk), owner.pk)]
+
+
+@pytest.mark.django_db(databases=["default", "chats"], transaction=True)
+def test_migration_runs_and_quarantined_rows_are_browsable_and_read_only(
+    admin_client_for_staff: Client, tmp_path: Path
+) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from chats.models import MigrationRun, QuarantinedRow
+
+    store = tmp_path / "store"
+    shutil.copytree(Path(__file__).parent / "importer_fixtures" / "hybrid_store", store)
+    with pytest.raises(CommandError, match="quarantined"):
+        call_command("migrate_chats", "--source", "json", "--path", str(store), verbosity=0)
+    run = MigrationRun.objects.get()
+    quarantined = QuarantinedRow.objects.get(key="file:broken.json")
+
+    runs_page = admin_client_for_staff.get("/admin/chats/migrationrun/")
+    rows_page = admin_client_for_staff.get("/admin/chats/quarantinedrow/?reason=unparseable+JSON")
+    detail = admin_client_for_staff.get(f"/admin/chats/quarantinedrow/{quarantined.pk}/change/")
+
+    assert runs_page.status_code == 200
+    assert run.id in runs_page.content.decode()
+    assert run.state == "finished"
+    assert run.counts["quarantined"] == QuarantinedRow.objects.filter(run_id=run.id).count() > 0
+    assert rows_page.status_code == 200
+    assert "file:broken.json" in rows_page.content.decode()
+    assert detail.status_code == 200
+    assert "Save" not in detail.content.decode()
+    assert (
+        admin_client_for_staff.post(f"/admin/chats/quarantinedrow/{quarantined.pk}/delete/").status_code
+        == 403
+    )
+    assert QuarantinedRow.objects.filter(pk=quarantined.pk).exists()
