@@ -32,8 +32,8 @@ APPEND_STEPS = [
     "insert_one of the message alone",
     "find_one_and_update ($inc) of the session alone",
     "update_one ($inc) + find_one of the session",
-    "transaction: find_one_and_update + insert_one (as the product)",
-    "transaction: update_one + find_one + insert_one (the raw floor)",
+    "transaction: find_one_and_update + insert_one (the product before the fix)",
+    "transaction: update_one + find_one + insert_one (the raw floor and the product)",
 ]
 
 
