@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import transaction
 from pymongo.errors import PyMongoError
@@ -48,11 +49,13 @@ def ehr_summary(*, user_id: int) -> EhrSummary:
     return ehr_summary_for(user_id)
 
 
-def open_session(*, user_id: int, session_id: str | None, channel: str = Channel.WEB) -> ChatSession:
-    """The caller's session by id, or a new one when no id is given."""
+def open_session(
+    *, user_id: int, session_id: str | None, channel: str = Channel.WEB, new_session_id: str | None = None
+) -> ChatSession:
+    """The caller's session by id, or a new one (with ``new_session_id`` when given) when no id is given."""
     if session_id:
         return selectors.get_session(user_id=user_id, session_id=session_id)
-    return services.start_session(user_id=user_id, channel=channel)
+    return services.start_session(user_id=user_id, channel=channel, session_id=new_session_id)
 
 
 def _history(session: ChatSession) -> list[Turn]:
@@ -95,31 +98,69 @@ def converse(
     services.validate_text(message)
     if session_id and outbox.has_pending(user_id=user_id, session_id=session_id):
         return converse_queued(user_id=user_id, message=message, session_id=session_id, responder=responder)
+    # Ids and times are fixed before each write: a write that times out may still have committed
+    # (an ambiguous commit), and the outbox then delivers the same ids, which the unique indexes
+    # turn into a no-op instead of a second copy.
+    ids = _TurnIds(session_id=None if session_id else str(uuid.uuid4()))
     try:
-        session = open_session(user_id=user_id, session_id=session_id, channel=channel)
-        user_message = services.append_message(session=session, role="user", content=message)
+        session = open_session(
+            user_id=user_id, session_id=session_id, channel=channel, new_session_id=ids.session_id
+        )
+        user_message = services.append_message(
+            session=session,
+            role="user",
+            content=message,
+            message_id=ids.user_message_id,
+            created_at=ids.asked_at,
+        )
     except PyMongoError as exc:
         if not documents.is_outage(exc):
             raise
         return converse_queued(
-            user_id=user_id, message=message, session_id=session_id, channel=channel, responder=responder
+            user_id=user_id,
+            message=message,
+            session_id=session_id,
+            channel=channel,
+            responder=responder,
+            ids=ids,
         )
     bot = responder or default_responder()
     try:
         reply = bot.reply(history=_history(session), message=message, ehr=ehr_summary(user_id=user_id))
     except ResponderError as error:
         raise _failed(session, user_message, error) from error
+    answered_at = documents.now()
     try:
         assistant, usage = services.record_reply(
-            session=session, reply=reply, parent_message_id=user_message.message_id
+            session=session,
+            reply=reply,
+            parent_message_id=user_message.message_id,
+            message_id=ids.assistant_message_id,
+            created_at=answered_at,
         )
     except PyMongoError as exc:
         if not documents.is_outage(exc):
             raise
-        assistant = _queue_reply(session=session, user_message=user_message, reply=reply)
+        assistant = _queue_reply(
+            session=session,
+            user_message=user_message,
+            reply=reply,
+            message_id=ids.assistant_message_id,
+            created_at=answered_at,
+        )
         return Turnout(session, user_message, assistant, usage=None, queued=True)
     _wake_outbox()
     return Turnout(session=session, user_message=user_message, assistant_message=assistant, usage=usage)
+
+
+@dataclass(frozen=True)
+class _TurnIds:
+    """The public ids and time of one turn, chosen before anything is written."""
+
+    session_id: str | None = None  # for a new session
+    user_message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    assistant_message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    asked_at: datetime = field(default_factory=documents.now)
 
 
 def converse_queued(
@@ -129,18 +170,24 @@ def converse_queued(
     session_id: str | None,
     channel: str = Channel.WEB,
     responder: Responder | None = None,
+    ids: _TurnIds | None = None,
 ) -> Turnout:
-    """The turn without MongoDB: ids assigned now, writes kept in the outbox (MySQL).
+    """The turn without MongoDB: ids assigned now (or the ones a failed attempt already used),
+    writes kept in the outbox (MySQL).
 
     The responder answers without the conversation's history (it cannot be read); the reply is
     queued behind the user's message so delivery keeps the session's order.
     """
-    moment = documents.now()
+    ids = ids or _TurnIds(session_id=None if session_id else str(uuid.uuid4()))
+    moment = ids.asked_at
     session = ChatSession(
-        session_id=session_id or str(uuid.uuid4()), user_id=user_id, channel=channel, created_at=moment
+        session_id=session_id or ids.session_id or str(uuid.uuid4()),
+        user_id=user_id,
+        channel=channel,
+        created_at=moment,
     )
     user_message = ChatMessage(
-        message_id=str(uuid.uuid4()),
+        message_id=ids.user_message_id,
         session=session,
         user_id=user_id,
         role="user",
@@ -167,17 +214,26 @@ def converse_queued(
         reply = bot.reply(history=[], message=message, ehr=ehr_summary(user_id=user_id))
     except ResponderError as error:
         reply = services.Reply(content="", status=MessageStatus.FAILED, error_info={"code": error.code})
-    assistant = _queue_reply(session=session, user_message=user_message, reply=reply)
+    assistant = _queue_reply(
+        session=session, user_message=user_message, reply=reply, message_id=ids.assistant_message_id
+    )
     logger.warning("chat turn queued in the outbox", extra={"session_id": session.session_id})
     return Turnout(
         session=session, user_message=user_message, assistant_message=assistant, usage=None, queued=True
     )
 
 
-def _queue_reply(*, session: ChatSession, user_message: ChatMessage, reply: services.Reply) -> ChatMessage:
-    moment = documents.now()
+def _queue_reply(
+    *,
+    session: ChatSession,
+    user_message: ChatMessage,
+    reply: services.Reply,
+    message_id: str | None = None,
+    created_at: datetime | None = None,
+) -> ChatMessage:
+    moment = created_at or documents.now()
     assistant = ChatMessage(
-        message_id=str(uuid.uuid4()),
+        message_id=message_id or str(uuid.uuid4()),
         session=session,
         user_id=session.user_id,
         role="assistant",
@@ -212,7 +268,12 @@ def _wake_outbox() -> None:
 
 
 class StorageDown(Exception):
-    """MongoDB is unreachable (or the session has queued writes): the caller should queue the turn."""
+    """MongoDB is unreachable (or the session has queued writes): the caller should queue the turn,
+    with ``ids`` when a write was attempted (it may have committed; the outbox reuses its ids)."""
+
+    def __init__(self, ids: _TurnIds | None = None) -> None:
+        super().__init__("chat storage is unavailable")
+        self.ids = ids
 
 
 @dataclass(frozen=True)
@@ -239,13 +300,22 @@ def stream_conversation(
     services.validate_text(message)
     if session_id and outbox.has_pending(user_id=user_id, session_id=session_id):
         raise StorageDown()
+    ids = _TurnIds(session_id=None if session_id else str(uuid.uuid4()))
     try:
-        session = open_session(user_id=user_id, session_id=session_id, channel=channel)
-        user_message = services.append_message(session=session, role="user", content=message)
+        session = open_session(
+            user_id=user_id, session_id=session_id, channel=channel, new_session_id=ids.session_id
+        )
+        user_message = services.append_message(
+            session=session,
+            role="user",
+            content=message,
+            message_id=ids.user_message_id,
+            created_at=ids.asked_at,
+        )
         history = _history(session)
     except PyMongoError as exc:
         if documents.is_outage(exc):
-            raise StorageDown() from exc
+            raise StorageDown(ids) from exc
         raise
     bot = responder or default_responder()
     ehr = ehr_summary(user_id=user_id)

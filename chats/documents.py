@@ -8,6 +8,7 @@ by the model fields themselves (``get_db_prep_save``), so they are exactly what 
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -28,6 +29,11 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
 from pymongo.mongo_client import MongoClient
 
 from medibot.routers import CHATS_ALIAS
+
+logger = logging.getLogger(__name__)
+
+# Budget of the abort of a failed transaction, outside the request's own (expired) deadline.
+ABORT_TIMEOUT_SECONDS = 5.0
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
@@ -86,13 +92,34 @@ def run_transaction(callback: Callable[[ClientSession], T]) -> T:
     attempt = 0
     while True:
         try:
-            with request_timeout(), client().start_session() as session, session.start_transaction():
-                return callback(session)
+            with client().start_session() as session:
+                return _attempt(session, callback)
         except OperationFailure as exc:
             if not _is_write_conflict(exc) or time.monotonic() >= deadline:
                 raise
         attempt += 1
         time.sleep(random.uniform(0, min(0.1, 0.004 * 2 ** min(attempt, 8))))  # nosec B311 - retry jitter, not security
+
+
+def _attempt(session: ClientSession, callback: Callable[[ClientSession], T]) -> T:
+    """One transaction under the request deadline. When it fails — typically that deadline
+    expiring on an overloaded server — the transaction is aborted under a deadline of its own:
+    aborting inside the expired one sends nothing, and the server would keep the abandoned
+    transaction (and what it holds) until its lifetime limit, slowing everyone else down."""
+    try:
+        with request_timeout():
+            session.start_transaction()
+            result = callback(session)
+            session.commit_transaction()
+            return result
+    except BaseException:
+        if session.in_transaction:
+            try:
+                with pymongo.timeout(ABORT_TIMEOUT_SECONDS):
+                    session.abort_transaction()
+            except PyMongoError:
+                logger.warning("could not abort a failed chat transaction; the server will expire it")
+        raise
 
 
 def _is_write_conflict(exc: OperationFailure) -> bool:

@@ -102,10 +102,13 @@ class SendMessageApi(APIView):
                 session, events = conversation.stream_conversation(
                     user_id=_uid(request), message=data["message"], session_id=data["session_id"]
                 )
-            except conversation.StorageDown:
+            except conversation.StorageDown as down:
                 return self._respond(
                     conversation.converse_queued(
-                        user_id=_uid(request), message=data["message"], session_id=data["session_id"]
+                        user_id=_uid(request),
+                        message=data["message"],
+                        session_id=data["session_id"],
+                        ids=down.ids,
                     )
                 )
             response = StreamingHttpResponse(_sse(events), content_type="text/event-stream", status=200)
