@@ -85,6 +85,34 @@ def _failed(session: ChatSession, user_message: ChatMessage, error: ResponderErr
     )
 
 
+def _ask(
+    *, user_id: int, message: str, session_id: str | None, channel: str
+) -> tuple[ChatSession, ChatMessage]:
+    """Open the session and store the user's message, or raise StorageDown with the turn's ids.
+
+    Ids and times are fixed before each write: a write that times out may still have committed
+    (an ambiguous commit), and the outbox then delivers the same ids, which the unique indexes
+    turn into a no-op instead of a second copy.
+    """
+    ids = _TurnIds.for_session(session_id)
+    try:
+        session = open_session(
+            user_id=user_id, session_id=session_id, channel=channel, new_session_id=ids.session_id
+        )
+        user_message = services.append_message(
+            session=session,
+            role="user",
+            content=message,
+            message_id=ids.user_message_id,
+            created_at=ids.asked_at,
+        )
+    except PyMongoError as exc:
+        if documents.is_outage(exc):
+            raise StorageDown(ids) from exc
+        raise
+    return session, user_message
+
+
 def converse(
     *,
     user_id: int,
@@ -98,44 +126,29 @@ def converse(
     services.validate_text(message)
     if session_id and outbox.has_pending(user_id=user_id, session_id=session_id):
         return converse_queued(user_id=user_id, message=message, session_id=session_id, responder=responder)
-    # Ids and times are fixed before each write: a write that times out may still have committed
-    # (an ambiguous commit), and the outbox then delivers the same ids, which the unique indexes
-    # turn into a no-op instead of a second copy.
-    ids = _TurnIds(session_id=None if session_id else str(uuid.uuid4()))
     try:
-        session = open_session(
-            user_id=user_id, session_id=session_id, channel=channel, new_session_id=ids.session_id
-        )
-        user_message = services.append_message(
-            session=session,
-            role="user",
-            content=message,
-            message_id=ids.user_message_id,
-            created_at=ids.asked_at,
-        )
-    except PyMongoError as exc:
-        if not documents.is_outage(exc):
-            raise
+        session, user_message = _ask(user_id=user_id, message=message, session_id=session_id, channel=channel)
+    except StorageDown as down:
         return converse_queued(
             user_id=user_id,
             message=message,
             session_id=session_id,
             channel=channel,
             responder=responder,
-            ids=ids,
+            ids=down.ids,
         )
     bot = responder or default_responder()
     try:
         reply = bot.reply(history=_history(session), message=message, ehr=ehr_summary(user_id=user_id))
     except ResponderError as error:
         raise _failed(session, user_message, error) from error
-    answered_at = documents.now()
+    answered_at, reply_id = documents.now(), str(uuid.uuid4())  # fixed before the write, as in _ask
     try:
         assistant, usage = services.record_reply(
             session=session,
             reply=reply,
             parent_message_id=user_message.message_id,
-            message_id=ids.assistant_message_id,
+            message_id=reply_id,
             created_at=answered_at,
         )
     except PyMongoError as exc:
@@ -145,7 +158,7 @@ def converse(
             session=session,
             user_message=user_message,
             reply=reply,
-            message_id=ids.assistant_message_id,
+            message_id=reply_id,
             created_at=answered_at,
         )
         return Turnout(session, user_message, assistant, usage=None, queued=True)
@@ -161,6 +174,11 @@ class _TurnIds:
     user_message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     assistant_message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     asked_at: datetime = field(default_factory=documents.now)
+
+    @classmethod
+    def for_session(cls, session_id: str | None) -> _TurnIds:
+        """Ids for a turn in ``session_id``, or in a new session (with its id) when None."""
+        return cls(session_id=None if session_id else str(uuid.uuid4()))
 
 
 def converse_queued(
@@ -178,7 +196,7 @@ def converse_queued(
     The responder answers without the conversation's history (it cannot be read); the reply is
     queued behind the user's message so delivery keeps the session's order.
     """
-    ids = ids or _TurnIds(session_id=None if session_id else str(uuid.uuid4()))
+    ids = ids or _TurnIds.for_session(session_id)
     moment = ids.asked_at
     session = ChatSession(
         session_id=session_id or ids.session_id or str(uuid.uuid4()),
@@ -300,22 +318,17 @@ def stream_conversation(
     services.validate_text(message)
     if session_id and outbox.has_pending(user_id=user_id, session_id=session_id):
         raise StorageDown()
-    ids = _TurnIds(session_id=None if session_id else str(uuid.uuid4()))
+    session, user_message = _ask(user_id=user_id, message=message, session_id=session_id, channel=channel)
     try:
-        session = open_session(
-            user_id=user_id, session_id=session_id, channel=channel, new_session_id=ids.session_id
-        )
-        user_message = services.append_message(
-            session=session,
-            role="user",
-            content=message,
-            message_id=ids.user_message_id,
-            created_at=ids.asked_at,
-        )
         history = _history(session)
     except PyMongoError as exc:
-        if documents.is_outage(exc):
-            raise StorageDown(ids) from exc
+        if documents.is_outage(exc):  # the message is stored: the queued turn reuses its ids
+            stored = _TurnIds(
+                session_id=None if session_id else session.session_id,
+                user_message_id=user_message.message_id,
+                asked_at=user_message.created_at,
+            )
+            raise StorageDown(stored) from exc
         raise
     bot = responder or default_responder()
     ehr = ehr_summary(user_id=user_id)
