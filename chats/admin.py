@@ -83,8 +83,28 @@ class ChatAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return int(obj.user_id)
 
 
+class IdOrWordsSearch:
+    """Admin search: the public id exactly (``public_id_field``), else every word through the
+    portable search index (``search_terms``) — never a regex scan of the collection."""
+
+    public_id_field = ""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        if not search_term.strip():
+            return queryset, False
+        terms = search.query_terms(search_term)
+        by_id = queryset.filter(**{self.public_id_field: search_term.strip()})
+        if by_id.exists() or not terms:
+            return by_id, False
+        return queryset.filter(search_terms__contains=terms), False
+
+
 @admin.register(ChatSession)
-class ChatSessionAdmin(ChatAdmin):
+class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
+    public_id_field = "session_id"
+
     list_display = [
         "title_or_id",
         "owner",
@@ -165,18 +185,6 @@ class ChatSessionAdmin(ChatAdmin):
             obj.pk,
             obj.message_count,
         )
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[ChatSession], search_term: str
-    ) -> tuple[QuerySet[ChatSession], bool]:
-        """Session id exactly, or title words through the portable search index."""
-        if not search_term.strip():
-            return queryset, False
-        terms = search.query_terms(search_term)
-        by_id = queryset.filter(session_id=search_term.strip())
-        if by_id.exists() or not terms:
-            return by_id, False
-        return queryset.filter(search_terms__contains=terms), False
 
     def save_model(self, request: HttpRequest, obj: ChatSession, form: Any, change: bool) -> None:
         changes = {
@@ -277,7 +285,9 @@ class ReadOnlyChatAdmin(ChatAdmin):
 
 
 @admin.register(ChatMessage)
-class ChatMessageAdmin(ReadOnlyChatAdmin):
+class ChatMessageAdmin(IdOrWordsSearch, ReadOnlyChatAdmin):
+    public_id_field = "message_id"
+
     list_display = ["message_id", "owner", "role", "order", "status", "model", "created_at", "excerpt"]
     list_filter = ["role", "status"]
     search_fields = ["message_id"]
@@ -307,18 +317,6 @@ class ChatMessageAdmin(ReadOnlyChatAdmin):
     @admin.display(description="content")
     def excerpt(self, obj: ChatMessage) -> str:
         return obj.content[:80] + ("…" if len(obj.content) > 80 else "")
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[ChatMessage], search_term: str
-    ) -> tuple[QuerySet[ChatMessage], bool]:
-        """Message id exactly, or words through the portable search index."""
-        if not search_term.strip():
-            return queryset, False
-        terms = search.query_terms(search_term)
-        by_id = queryset.filter(message_id=search_term.strip())
-        if by_id.exists() or not terms:
-            return by_id, False
-        return queryset.filter(search_terms__contains=terms), False
 
 
 @admin.register(TokenUsage)
