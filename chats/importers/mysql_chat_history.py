@@ -15,7 +15,7 @@ from datetime import timedelta, tzinfo
 from typing import Any
 
 from chats.importers import values
-from chats.importers.mysql_connection import MySQLSource, has_index_starting_with
+from chats.importers.mysql_connection import MySQLReads, MySQLSource, has_index_starting_with
 from chats.importers.records import (
     Batch,
     MessageRecord,
@@ -39,7 +39,7 @@ AFTER = " AND (user_id > %s OR (user_id = %s AND (`timestamp` > %s OR (`timestam
 ORDER = " ORDER BY user_id, `timestamp`, id LIMIT %s"
 
 
-class ChatHistorySource:
+class ChatHistorySource(MySQLReads):
     kind = "mysql"
 
     def __init__(self, *, database: MySQLSource, gap: timedelta, legacy_zone: tzinfo, zone_name: str) -> None:
@@ -70,14 +70,6 @@ class ChatHistorySource:
         with self.connection.cursor() as cursor:
             cursor.execute("SELECT COUNT(*) FROM chat_history")
             return int(cursor.fetchone()[0])
-
-    def close(self) -> None:
-        self.connection.close()
-
-    def _fetch(self, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, parameters)
-            return list(cursor.fetchall())
 
     def batches(self, checkpoint: dict[str, Any] | None, *, batch_size: int) -> Iterator[Batch]:
         state = checkpoint or {"phase": "unplaceable", "after_id": 0}

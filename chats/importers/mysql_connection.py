@@ -83,3 +83,17 @@ def has_index_starting_with(cursor: Any, table: str, columns: list[str]) -> bool
 def table_exists(cursor: Any, table: str) -> bool:
     cursor.execute("SHOW TABLES LIKE %s", (table,))
     return cursor.fetchone() is not None
+
+
+class MySQLReads:
+    """What every legacy-MySQL source does with its open ``connection``: plain reads, then close."""
+
+    connection: Any
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _fetch(self, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, parameters)
+            return list(cursor.fetchall())

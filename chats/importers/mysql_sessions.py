@@ -16,7 +16,7 @@ from typing import Any
 
 from chats.exceptions import InvalidChatInput
 from chats.importers import values
-from chats.importers.mysql_connection import MySQLSource, has_index_starting_with, table_exists
+from chats.importers.mysql_connection import MySQLReads, MySQLSource, has_index_starting_with, table_exists
 from chats.importers.records import (
     Batch,
     MessageRecord,
@@ -100,7 +100,7 @@ class _SessionState:
         self.titled = False
 
 
-class SessionTablesSource:
+class SessionTablesSource(MySQLReads):
     kind = "mysql-sessions"
 
     def __init__(
@@ -142,14 +142,6 @@ class SessionTablesSource:
                 "SELECT (SELECT COUNT(*) FROM chat_sessions) + (SELECT COUNT(*) FROM chat_messages)"
             )
             return int(cursor.fetchone()[0])
-
-    def close(self) -> None:
-        self.connection.close()
-
-    def _fetch(self, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, parameters)
-            return list(cursor.fetchall())
 
     def batches(self, checkpoint: dict[str, Any] | None, *, batch_size: int) -> Iterator[Batch]:
         return batched(self._units(checkpoint, batch_size), batch_size=batch_size)
