@@ -9,7 +9,7 @@ import pymongo
 from django.conf import settings
 from django.db import connections
 
-from chats import documents
+from chats import store
 
 logger = logging.getLogger(__name__)
 PROBE_SECONDS = 1.5
@@ -24,7 +24,7 @@ def _mysql() -> str:
 
 def _mongodb() -> str:
     with pymongo.timeout(PROBE_SECONDS):
-        documents.database().command("ping")
+        store.database().command("ping")
     return "ok"
 
 
