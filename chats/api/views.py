@@ -14,7 +14,6 @@ from django.contrib.auth import get_user_model
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from pymongo.errors import PyMongoError
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
@@ -25,11 +24,10 @@ from rest_framework.views import APIView
 from accounts import selectors as accounts_selectors
 from audit.models import CHAT_COUNTS, CHAT_MESSAGE, CHAT_SESSION, CHAT_STATISTICS, AuditEvent
 from audit.services import Access, record_accesses
-from chats import exporters, health, selectors, services, store
+from chats import exporters, health, selectors, services
 from chats.api import serializers as io
-from chats.models import ChatSession
-from chats.outbox import services as outbox
-from chats.services import turn as conversation
+from chats.models import Channel, ChatSession
+from chats.services import turn
 
 QUEUED_DETAIL = (
     "Chat storage is temporarily unavailable: your message was saved in the outbox and will appear "
@@ -54,7 +52,7 @@ def _session(request: Request, session_id: str) -> ChatSession:
 
 
 def _message_list(messages: list[Any], session: ChatSession, *, user_id: int) -> list[dict[str, Any]]:
-    votes = selectors.votes_for_messages(user_id=user_id, messages=messages)
+    votes = {message.pk: message.vote for message in messages if message.vote}  # the owner's, stored
     return list(io.MessageOutput(messages, many=True, context={"session": session, "votes": votes}).data)
 
 
@@ -70,7 +68,7 @@ class EventStreamRenderer(BaseRenderer):
         return json.dumps(data).encode()
 
 
-def _sse(events: Iterator[conversation.StreamEvent]) -> Iterator[str]:
+def _sse(events: Iterator[turn.StreamEvent]) -> Iterator[str]:
     for event in events:
         yield f"event: {event.event}\ndata: {json.dumps(event.data)}\n\n"
 
@@ -99,40 +97,41 @@ class SendMessageApi(APIView):
             request.accepted_renderer.media_type == "text/event-stream"
         )
         if wants_stream:
-            try:
-                session, events = conversation.stream_conversation(
-                    user_id=_uid(request), message=data["message"], session_id=data["session_id"]
-                )
-            except conversation.StorageDown as down:
-                return self._respond(
-                    conversation.converse_queued(
-                        user_id=_uid(request),
-                        message=data["message"],
-                        session_id=data["session_id"],
-                        ids=down.ids,
-                    )
-                )
-            response = StreamingHttpResponse(_sse(events), content_type="text/event-stream", status=200)
+            streamed = turn.stream_turn(
+                user_id=_uid(request),
+                session_id=data["session_id"],
+                text=data["message"],
+                channel=Channel.WEB,
+            )
+            if streamed.queued is not None:
+                return self._respond(streamed.queued)
+            response = StreamingHttpResponse(
+                _sse(streamed.events), content_type="text/event-stream", status=200
+            )
             response["X-Accel-Buffering"] = "no"
-            response["X-Session-Id"] = session.session_id
+            response["X-Session-Id"] = streamed.session_id
             return response
-        turn = conversation.converse(
-            user_id=_uid(request), message=data["message"], session_id=data["session_id"]
+        return self._respond(
+            turn.run_turn(
+                user_id=_uid(request),
+                session_id=data["session_id"],
+                text=data["message"],
+                channel=Channel.WEB,
+            )
         )
-        return self._respond(turn)
 
-    def _respond(self, turn: conversation.TurnResult) -> Response:
-        context = {"session": turn.session}
+    def _respond(self, result: turn.TurnResult) -> Response:
+        context = {"session": result.session}
         body = {
-            "session_id": turn.session.session_id,
-            "conversation_id": turn.session.session_id,
-            "response": turn.assistant_message.content,
-            "user_message": io.MessageOutput(turn.user_message, context=context).data,
-            "assistant_message": io.MessageOutput(turn.assistant_message, context=context).data,
-            "token_usage": io.UsageOutput(turn.usage).data if turn.usage else None,
-            "queued": turn.queued,
+            "session_id": result.session.session_id,
+            "conversation_id": result.session.session_id,
+            "response": result.assistant_message.content,
+            "user_message": io.MessageOutput(result.user_message, context=context).data,
+            "assistant_message": io.MessageOutput(result.assistant_message, context=context).data,
+            "token_usage": io.UsageOutput(result.usage).data if result.usage else None,
+            "queued": result.queued,
         }
-        if turn.queued:
+        if result.queued:
             body["detail"] = QUEUED_DETAIL
             return Response(body, status=status.HTTP_202_ACCEPTED)
         return Response(body, status=status.HTTP_201_CREATED)
@@ -348,20 +347,10 @@ class VoteApi(APIView):
     )
     def post(self, request: Request, message_id: str) -> Response:
         data = _input(io.VoteInput, request.data)
-        try:
-            message = selectors.get_message(user_id=_uid(request), message_id=message_id)
-            vote = services.vote(message=message, user_id=_uid(request), **data)
-        except PyMongoError as exc:
-            if not store.is_outage(exc):
-                raise
-            outbox.enqueue_vote(
-                user_id=_uid(request),
-                message_id=message_id,
-                vote_type=data["vote_type"],
-                reason=data.get("reason", ""),
-            )
+        cast = services.cast_vote(user_id=_uid(request), message_id=message_id, **data)
+        if cast.queued:
             return Response({"detail": QUEUED_DETAIL, "queued": True}, status=status.HTTP_202_ACCEPTED)
-        return Response(io.VoteOutput(vote, context={"message": message}).data)
+        return Response(io.VoteOutput(cast.vote, context={"message": cast.message}).data)
 
     @extend_schema(responses={204: None, 404: OpenApiResponse(description="no such message or vote")})
     def delete(self, request: Request, message_id: str) -> Response:
