@@ -124,7 +124,6 @@ def _answer(question: str) -> str:
     return offline.compose(message=question, ehr=None)
 
 
-@lru_cache(maxsize=8192)
 @dataclass
 class _Pending:
     """Documents waiting for the next bulk write, and the counter updates they imply."""
