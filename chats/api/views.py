@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -21,10 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors as accounts_selectors
-from audit.models import CHAT_COUNTS, CHAT_MESSAGE, CHAT_SESSION, CHAT_STATISTICS, AuditEvent
-from audit.services import Access, record_accesses
-from chats import exporters, health, selectors, services
+from chats import exporters, health, selectors, services, staff_access
 from chats.api import serializers as io
 from chats.models import Channel, ChatSession
 from chats.services import turn
@@ -383,12 +379,7 @@ class GlobalStatisticsApi(APIView):
 
     @extend_schema(responses=io.GlobalStatisticsOutput)
     def get(self, request: Request) -> Response:
-        statistics = selectors.global_statistics()
-        record_accesses(
-            actor=request.user,
-            accesses=[Access(AuditEvent.Action.READ, CHAT_STATISTICS, "", owner_id=None)],
-            request=request,
-        )
+        statistics = staff_access.store_statistics(actor=request.user, days=30, request=request)
         return Response(io.GlobalStatisticsOutput(statistics).data)
 
 
@@ -408,29 +399,10 @@ class StaffUsersApi(APIView):
     @extend_schema(parameters=[io.StaffUsersInput], responses=io.StaffUserPageOutput)
     def get(self, request: Request) -> Response:
         query = _input(io.StaffUsersInput, request.query_params)
-        size = query["page_size"]
-        users = accounts_selectors.users_page(after=query.get("cursor", 0), size=size)
-        page = users[:size]
-        counts = selectors.chat_counts_by_user(user_ids=[user.pk for user in page])
-        rows = [
-            {
-                "id": user.pk,
-                "username": user.username,
-                "email": user.email,
-                "role": getattr(user, "role", ""),
-                "phone_number": getattr(user, "phone_number", None),
-                "date_joined": user.date_joined,
-                **counts.get(user.pk, {"session_count": 0, "message_count": 0}),
-            }
-            for user in page
-        ]
-        next_cursor = page[-1].pk if len(users) > size else None
-        record_accesses(
-            actor=request.user,
-            accesses=[Access(AuditEvent.Action.READ, CHAT_COUNTS, str(user.pk), user.pk) for user in page],
-            request=request,
+        page = staff_access.users_with_chat_counts(
+            actor=request.user, cursor=query.get("cursor", 0), size=query["page_size"], request=request
         )
-        return Response(io.StaffUserPageOutput({"results": rows, "next_cursor": next_cursor}).data)
+        return Response(io.StaffUserPageOutput({"results": page.rows, "next_cursor": page.next_cursor}).data)
 
 
 class StaffUserConversationsApi(APIView):
@@ -438,19 +410,13 @@ class StaffUserConversationsApi(APIView):
 
     @extend_schema(parameters=[io.SessionListInput], responses=io.SessionPageOutput)
     def get(self, request: Request, user_id: int) -> Response:
-        if not get_user_model().objects.filter(pk=user_id).exists():
-            return Response({"detail": "User not found."}, status=status.HTTP_404_NOT_FOUND)
         query = _input(io.SessionListInput, request.query_params)
-        page = selectors.list_sessions(
-            user_id=user_id, archived=query["archived"], cursor=query.get("cursor"), limit=query["page_size"]
-        )
-        shown = [
-            Access(AuditEvent.Action.READ, CHAT_SESSION, session.session_id, user_id)
-            for session in page.items
-        ]
-        record_accesses(
+        page = staff_access.sessions_of_user(
             actor=request.user,
-            accesses=shown or [Access(AuditEvent.Action.READ, CHAT_SESSION, "", user_id)],
+            user_id=user_id,
+            archived=query["archived"],
+            cursor=query.get("cursor"),
+            size=query["page_size"],
             request=request,
         )
         return Response(io.SessionPageOutput({"results": page.items, "next_cursor": page.next_cursor}).data)
@@ -472,21 +438,7 @@ class StaffStatsApi(APIView):
         )
     )
     def get(self, request: Request) -> Response:
-        stats = selectors.global_statistics(days=0)
-        record_accesses(
-            actor=request.user,
-            accesses=[Access(AuditEvent.Action.READ, CHAT_STATISTICS, "", owner_id=None)],
-            request=request,
-        )
-        return Response(
-            {
-                "total_users": get_user_model().objects.count(),
-                "users_with_chats": stats["total_users"],
-                "total_sessions": stats["total_sessions"],
-                "total_messages": stats["total_messages"],
-                "messages_by_role": stats["messages_by_role"],
-            }
-        )
+        return Response(staff_access.user_totals(actor=request.user, request=request))
 
 
 class StaffLatestChatsApi(APIView):
@@ -495,17 +447,5 @@ class StaffLatestChatsApi(APIView):
     @extend_schema(parameters=[io.ChatHistoryInput], responses=io.LatestChatOutput(many=True))
     def get(self, request: Request) -> Response:
         limit = _input(io.ChatHistoryInput, request.query_params)["limit"]
-        rows = selectors.latest_chats_all_users(limit=limit)
-        names = get_user_model().objects.in_bulk({row["user_id"] for row in rows})
-        for row in rows:
-            user = names.get(row["user_id"])
-            row["username"] = user.get_username() if user else None
-        record_accesses(
-            actor=request.user,
-            accesses=[
-                Access(AuditEvent.Action.READ, CHAT_MESSAGE, row["message_id"], row["user_id"])
-                for row in rows
-            ],
-            request=request,
-        )
+        rows = staff_access.latest_chats(actor=request.user, limit=limit, request=request)
         return Response(io.LatestChatOutput(rows, many=True).data)
