@@ -8,6 +8,7 @@ OpenAI-compatible server (tests/chats/fake_llm_server.py). Screenshots go to tes
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from chats import services
 from tests.chats.factories import session_with_messages
 from tests.chats.fake_llm_server import FakeLlmServer
 from tests.factories import make_user
-from tests.web.conftest import DESKTOP, PHONE, TIMEOUT_MS, screenshot
+from tests.web.conftest import DESKTOP, PHONE, TIMEOUT_MS, OutageSite, screenshot
 from tests.web.test_browser import send, sign_in, wait_for_reply
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
@@ -393,6 +394,34 @@ def test_history_temporarily_unavailable_is_not_an_empty_conversation(
     problem.get_by_role("button", name="Try again").click()
     expect(page.locator("#message-list .message")).to_have_count(2)
     expect(problem).to_be_hidden()
+
+
+def test_reloading_a_conversation_while_chat_storage_is_down_says_the_history_is_unavailable(
+    outage_site: OutageSite, context: BrowserContext, patient: User
+) -> None:
+    page, problems = tolerant_page(context)
+    sign_in(page, outage_site)
+    send(page, "I twisted my ankle this morning")
+    wait_for_reply(page)
+    expect(page.locator("#token-usage")).to_have_attribute("data-loaded", "true")  # all requests finished
+    address = page.url
+
+    outage_site.mongo.signal(signal.SIGSTOP)
+    try:
+        page.reload()
+        expect(page.locator("#history-unavailable")).to_contain_text("temporarily unavailable")
+        expect(page.locator("#chat-empty")).to_be_hidden()
+        expect(page.locator("#message-list .message")).to_have_count(0)
+        assert page.url == address
+        screenshot(page, "33-reload-during-outage")
+    finally:
+        outage_site.mongo.signal(signal.SIGCONT)
+
+    page.get_by_role("button", name="Try again").click()
+    expect(page.locator("#message-list .message")).to_have_count(2)
+    expect(page.locator("#chat-title")).to_contain_text("I twisted my ankle")
+    expect(page.locator("#session-list .session-link")).to_have_count(1)
+    assert problems == []
 
 
 # --- layout and details ---------------------------------------------------------------------------
