@@ -368,9 +368,11 @@
       }
       state.sessionsCursor = data.next_cursor;
       state.sessionsDone = !data.next_cursor;
+      state.sessionsFailed = false;
     } catch (error) {
       if (generation === state.sessionsGeneration) {
         state.sessionsDone = true;
+        state.sessionsFailed = true;
         reportError(error);
       }
     } finally {
@@ -434,8 +436,8 @@
   // --- message bodies -----------------------------------------------------------------------------
 
   /* The sanitised markdown of a reply, each code block with its own copy button. */
-  function renderMarkdown(body, text) {
-    body.replaceChildren(window.MedibotMarkdown.render(text));
+  function renderMarkdown(body, text, streaming) {
+    body.replaceChildren(window.MedibotMarkdown.render(text, { streaming }));
     for (const pre of body.querySelectorAll("pre")) {
       const block = element("div", "code-block");
       pre.replaceWith(block);
@@ -448,7 +450,7 @@
     item.dataset.content = text;
     if (item.classList.contains("message--assistant") && !item.classList.contains("message--failed")) {
       body.classList.add("markdown");
-      renderMarkdown(body, text);
+      renderMarkdown(body, text, item.classList.contains("message--streaming"));
     } else {
       body.classList.remove("markdown");
       body.textContent = text;
@@ -1173,6 +1175,7 @@
   function setActionsOpen(open) {
     document.body.classList.toggle("actions-open", open);
     ui.actionsToggle.setAttribute("aria-expanded", String(open));
+    if (open) ui.rename.focus();
     if (!open) {
       ui.exportMenu.open = false;
       ui.detailsMenu.open = false;
@@ -1203,6 +1206,10 @@
 
   ui.historyRetry.addEventListener("click", () => {
     if (state.historyRetry) state.historyRetry();
+    if (state.sessionsFailed) {
+      hideBanner();
+      loadSessions({ reset: true });
+    }
   });
   ui.actionsToggle.addEventListener("click", () => setActionsOpen(!document.body.classList.contains("actions-open")));
   ui.tools.addEventListener("click", (event) => {

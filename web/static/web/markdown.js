@@ -14,6 +14,7 @@
   const ALLOWED_ATTR = ["href", "title", "class", "start"];
   const SAFE_URL = /^(?:https?:|mailto:|tel:|#)/i;
   const SAFE_CLASS = /^(?:hljs[\w-]*|language-[\w+#.-]+|align-(?:left|center|right))$/;
+  let guessLanguages = true; // off while a reply streams: guessing on every chunk is too slow
 
   const md = window.markdownit({
     html: false,
@@ -26,7 +27,7 @@
         if (language && hljs.getLanguage(language)) {
           return hljs.highlight(code, { language, ignoreIllegals: true }).value;
         }
-        return code.length <= 20000 ? hljs.highlightAuto(code).value : "";
+        return guessLanguages && code.length <= 20000 ? hljs.highlightAuto(code).value : "";
       } catch (error) {
         return "";
       }
@@ -81,8 +82,14 @@
     RETURN_DOM_FRAGMENT: true,
   };
 
-  function render(text) {
-    return purify.sanitize(md.render(String(text || "")), CONFIG);
+  /* streaming: true while the reply is still arriving (code blocks without a language stay plain). */
+  function render(text, { streaming = false } = {}) {
+    guessLanguages = !streaming;
+    try {
+      return purify.sanitize(md.render(String(text || "")), CONFIG);
+    } finally {
+      guessLanguages = true;
+    }
   }
 
   window.MedibotMarkdown = { render };
