@@ -413,6 +413,7 @@ def test_reloading_a_conversation_while_chat_storage_is_down_says_the_history_is
         expect(page.locator("#chat-empty")).to_be_hidden()
         expect(page.locator("#message-list .message")).to_have_count(0)
         assert page.url == address
+        expect(page.locator("#sessions-empty")).to_contain_text("could not be loaded")
         screenshot(page, "33-reload-during-outage")
     finally:
         outage_site.mongo.signal(signal.SIGCONT)
