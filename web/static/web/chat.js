@@ -304,7 +304,11 @@
     ui.sessionsLoading.hidden = !state.sessionsLoading;
     ui.sessionsMore.hidden = state.sessionsDone || state.sessionsLoading;
     ui.sessionsEmpty.hidden = !(state.sessionsDone && ui.sessionList.children.length === 0);
-    ui.sessionsEmpty.textContent = ui.showArchived.checked ? "No archived conversations." : "No conversations yet.";
+    ui.sessionsEmpty.textContent = state.sessionsFailed
+      ? "Your conversations could not be loaded just now."
+      : ui.showArchived.checked
+        ? "No archived conversations."
+        : "No conversations yet.";
     ui.sessionsHeading.textContent = ui.showArchived.checked ? "Archived conversations" : "Your conversations";
   }
 
