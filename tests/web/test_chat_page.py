@@ -501,6 +501,12 @@ def test_phone_layout_has_one_actions_menu_and_a_compact_composer(
         assert composer["height"] <= 72
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         screenshot(page, "30-phone-conversation")
+        box = page.get_by_label("Message", exact=True)
+        box.fill("first line\nsecond line\nthird line")
+        grown = box.bounding_box()
+        assert grown
+        assert grown["height"] > 60
+        box.fill("")
 
         menu = page.get_by_role("button", name="Conversation actions")
         menu.click()
