@@ -791,6 +791,7 @@
   /* The text goes back into the box (unless something new was typed there) with a Retry action. */
   function keepTyped(text, message) {
     if (!ui.input.value.trim()) ui.input.value = text;
+    fitComposer();
     showBanner(message, "error", {
       label: "Retry",
       run: () => {
@@ -858,6 +859,7 @@
     if (state.sending || !text.trim()) return;
     setSending(true);
     ui.input.value = "";
+    fitComposer();
     if (state.opening) await state.opening;
     if (!ui.banner.hidden && !ui.banner.classList.contains("banner--warning")) hideBanner();
     const generation = state.openGeneration;
@@ -1176,6 +1178,13 @@
 
   // --- narrow screens: the conversation actions are one overflow menu ----------------------------
 
+  /* On a phone the box is one row and grows with what is typed (up to 40% of the screen). */
+  function fitComposer() {
+    ui.input.style.height = "";
+    if (!NARROW_QUERY.matches || !ui.input.value.includes("\n")) return;
+    ui.input.style.height = `${Math.min(ui.input.scrollHeight + 2, Math.round(window.innerHeight * 0.4))}px`;
+  }
+
   function setActionsOpen(open) {
     document.body.classList.toggle("actions-open", open);
     ui.actionsToggle.setAttribute("aria-expanded", String(open));
@@ -1237,6 +1246,7 @@
     event.preventDefault();
     sendMessage(ui.input.value);
   });
+  ui.input.addEventListener("input", fitComposer);
   ui.input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
