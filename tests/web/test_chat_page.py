@@ -236,6 +236,16 @@ def test_citations_and_attachments_show_under_their_reply(
     expect(faq).to_have_attribute("href", "https://example.test/faq")
     expect(faq).to_have_attribute("rel", "noopener noreferrer")
     expect(page.locator(".message--user .sources--attachments")).to_contain_text("plan.pdf")
+    image = {
+        "content_type": "image_asset_pointer",
+        "asset_pointer": "file-service://file-abc",
+        "width": 512,
+        "height": 512,
+    }
+    imported = services.start_session(user_id=patient.pk, title="Imported from ChatGPT")
+    services.append_message(session=imported, role="user", content="[attachment]", attachments=[image])
+    page.goto(conversation_url(live_server, imported.session_id))
+    expect(page.locator(".message--user .sources--attachments")).to_contain_text("Image (512 \u00d7 512)")
     screenshot(page, "23-sources")
 
 
