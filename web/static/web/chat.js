@@ -474,11 +474,19 @@
     time.dateTime = createdAt;
   }
 
+  /* A name for a stored citation or attachment, whatever its source's shape: {title, url},
+     {pdf, page, quote}, {type, name}, or a ChatGPT export part {content_type, width, height}. */
   function sourceLabel(entry) {
     if (typeof entry === "string") return entry;
     if (!entry || typeof entry !== "object") return "";
-    const name = entry.title || entry.name || entry.pdf || entry.filename || entry.source || entry.url || "";
-    const page = entry.page !== undefined && entry.page !== null && entry.page !== "" ? `, page ${entry.page}` : "";
+    const text = (value) => (typeof value === "string" || typeof value === "number" ? String(value) : "");
+    let name = [entry.title, entry.name, entry.pdf, entry.filename, entry.source, entry.url].map(text).find(Boolean);
+    if (!name) {
+      const kind = text(entry.content_type) || text(entry.type);
+      const size = entry.width && entry.height ? ` (${text(entry.width)} × ${text(entry.height)})` : "";
+      name = kind ? `${/image/i.test(kind) ? "Image" : kind.replace(/_/g, " ")}${size}` : "Attachment";
+    }
+    const page = text(entry.page) ? `, page ${text(entry.page)}` : "";
     return `${name}${page}`;
   }
 
