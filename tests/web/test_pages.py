@@ -85,6 +85,16 @@ def test_static_assets_of_the_chat_page_are_found() -> None:
     assert finders.find("web/chat.css")
 
 
+def test_every_script_and_stylesheet_of_the_chat_page_is_a_committed_static_file(client: Client) -> None:
+    client.force_login(make_user(username="carol"))
+    html = client.get("/").content.decode()
+    assets = re.findall(r'(?:src|href)="/static/([^"]+)"', html)
+    vendored = {"web/vendor/markdown-it.min.js", "web/vendor/purify.min.js", "web/vendor/highlight.min.js"}
+    assert vendored <= set(assets)
+    assert [asset for asset in assets if not finders.find(asset)] == []
+    assert "//" not in "".join(re.findall(r'<(?:script|link)\b[^>]*(?:src|href)="([^"]+)"', html))
+
+
 def test_registration_creates_a_patient_and_signs_them_in(client: Client) -> None:
     response = register(client)
     assert (response.status_code, response["Location"]) == (302, "/")
