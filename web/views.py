@@ -15,18 +15,21 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import LoginView, LogoutView
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
+from pymongo.errors import PyMongoError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 
 from accounts import services as accounts
 from accounts.throttling import LoginFailureThrottle, LoginThrottled
+from chats import selectors as chat_selectors
+from chats.exceptions import SessionNotFound, StoreUnavailable
 from web.forms import RegistrationForm
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -125,4 +128,25 @@ class ChatPage(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["max_message_chars"] = settings.CHAT_MAX_MESSAGE_CHARS
+        return context
+
+
+class ConversationPage(ChatPage):
+    """``/c/<session_id>``: the chat shell opening that conversation; someone else's or an unknown
+    id is a 404 that says nothing about it. While chat storage is down the shell is sent anyway and
+    the page itself says the history is temporarily unavailable."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        session_id = kwargs["session_id"]
+        try:
+            chat_selectors.get_session(user_id=int(request.user.pk), session_id=session_id)  # type: ignore[arg-type]
+        except SessionNotFound as exc:
+            raise Http404("Conversation not found.") from exc
+        except (StoreUnavailable, PyMongoError):
+            pass
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["session_id"] = kwargs["session_id"]
         return context

@@ -85,6 +85,16 @@ def test_static_assets_of_the_chat_page_are_found() -> None:
     assert finders.find("web/chat.css")
 
 
+def test_every_script_and_stylesheet_of_the_chat_page_is_a_committed_static_file(client: Client) -> None:
+    client.force_login(make_user(username="carol"))
+    html = client.get("/").content.decode()
+    assets = re.findall(r'(?:src|href)="/static/([^"]+)"', html)
+    vendored = {"web/vendor/markdown-it.min.js", "web/vendor/purify.min.js", "web/vendor/highlight.min.js"}
+    assert vendored <= set(assets)
+    assert [asset for asset in assets if not finders.find(asset)] == []
+    assert "//" not in "".join(re.findall(r'<(?:script|link)\b[^>]*(?:src|href)="([^"]+)"', html))
+
+
 def test_registration_creates_a_patient_and_signs_them_in(client: Client) -> None:
     response = register(client)
     assert (response.status_code, response["Location"]) == (302, "/")
@@ -170,3 +180,34 @@ def test_logout_is_a_post_and_ends_the_session(client: Client) -> None:
     response = client.post("/logout/")
     assert (response.status_code, response["Location"]) == (302, "/login/")
     assert client.get("/").status_code == 302
+
+
+@pytest.mark.django_db(databases=["default", "chats"])
+def test_conversation_address_opens_the_chat_page_on_that_conversation(client: Client) -> None:
+    from tests.chats.factories import session_with_messages
+
+    user = make_user(username="carol")
+    session = session_with_messages(user_id=user.pk, messages=2, title="Knee pain")
+    client.force_login(user)
+    response = client.get(f"/c/{session.session_id}")
+    assert response.status_code == 200
+    assert f'data-session-id="{session.session_id}"' in response.content.decode()
+
+
+@pytest.mark.django_db(databases=["default", "chats"])
+def test_someone_elses_or_an_unknown_conversation_address_is_404_without_data(client: Client) -> None:
+    from tests.chats.factories import session_with_messages
+
+    other = session_with_messages(user_id=make_user(username="olga").pk, messages=2, title="Olga's notes")
+    client.force_login(make_user(username="carol"))
+    for session_id in (other.session_id, "00000000-0000-4000-8000-000000000000", "x" * 65):
+        response = client.get(f"/c/{session_id}")
+        assert response.status_code == 404
+        assert "Olga" not in response.content.decode()
+        assert "data-session-id" not in response.content.decode()
+
+
+def test_anonymous_visitor_of_a_conversation_address_is_sent_to_sign_in(client: Client) -> None:
+    response = client.get("/c/00000000-0000-4000-8000-000000000000")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/c/00000000-0000-4000-8000-000000000000"

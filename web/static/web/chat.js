@@ -1,7 +1,9 @@
 /*
  * Medibot chat page. Talks to the JSON API with the session cookie and the CSRF token.
- * Every piece of message text reaches the page through textContent / text nodes; the only
- * markup taken from the server is <mark> in search snippets, rebuilt element by element.
+ * Message text reaches the page through textContent / text nodes, except assistant replies,
+ * which are markdown rendered by markdown.js (raw HTML off, DOMPurify allow-list). The only
+ * other markup taken from the server is <mark> in search snippets, rebuilt element by element.
+ * The open conversation is in the address (/c/<session_id>), so reload and back/forward work.
  */
 (function () {
   "use strict";
@@ -43,6 +45,13 @@
     exportMenu: $("export-menu"),
     remove: $("delete-button"),
     tokenUsage: $("token-usage"),
+    actionsToggle: $("actions-toggle"),
+    detailsMenu: $("details-menu"),
+    detailsMessages: $("details-messages"),
+    detailsStarted: $("details-started"),
+    historyState: $("history-unavailable"),
+    historyText: $("history-unavailable-text"),
+    historyRetry: $("history-retry"),
     banner: $("banner"),
     bannerText: $("banner-text"),
     bannerAction: $("banner-action"),
@@ -91,10 +100,40 @@
   // --- HTTP -------------------------------------------------------------------------------------
 
   class ApiError extends Error {
-    constructor(status, message) {
+    constructor(status, message, retryAfter) {
       super(message);
       this.status = status;
+      this.retryAfter = retryAfter || null; // seconds, from Retry-After on a 429 or 503
     }
+  }
+
+  /* Retry-After in seconds (delta or HTTP date), or null. */
+  function retryAfterSeconds(response) {
+    const value = response.headers.get("Retry-After");
+    if (!value) return null;
+    if (/^\d+$/.test(value.trim())) return Number(value.trim());
+    const when = Date.parse(value);
+    return Number.isNaN(when) ? null : Math.max(0, Math.ceil((when - Date.now()) / 1000));
+  }
+
+  function waitText(seconds) {
+    if (seconds < 60) return `${seconds} second${seconds === 1 ? "" : "s"}`;
+    const minutes = Math.ceil(seconds / 60);
+    return `${minutes} minute${minutes === 1 ? "" : "s"}`;
+  }
+
+  /* The ApiError of a failed response, with a message that says what to do next. */
+  function failure(response, data) {
+    const retryAfter = retryAfterSeconds(response);
+    let message = errorText(data, response);
+    if (response.status === 429) {
+      message = retryAfter !== null
+        ? `You are sending messages too quickly. You can try again in ${waitText(retryAfter)}.`
+        : "You are sending messages too quickly. Please wait a moment and try again.";
+    } else if (response.status >= 500 && !(data && typeof data.detail === "string")) {
+      message = `Medibot had a problem (${response.status}). Please try again.`;
+    }
+    return new ApiError(response.status, message, retryAfter);
   }
 
   function request(path, { method = "GET", body, accept = "application/json" } = {}) {
@@ -148,7 +187,7 @@
     checkSignedIn(response);
     if (response.status === 204) return { response, data: null };
     const data = await readJson(response);
-    if (!response.ok) throw new ApiError(response.status, errorText(data, response));
+    if (!response.ok) throw failure(response, data);
     return { response, data };
   }
 
@@ -265,7 +304,11 @@
     ui.sessionsLoading.hidden = !state.sessionsLoading;
     ui.sessionsMore.hidden = state.sessionsDone || state.sessionsLoading;
     ui.sessionsEmpty.hidden = !(state.sessionsDone && ui.sessionList.children.length === 0);
-    ui.sessionsEmpty.textContent = ui.showArchived.checked ? "No archived conversations." : "No conversations yet.";
+    ui.sessionsEmpty.textContent = state.sessionsFailed
+      ? "Your conversations could not be loaded just now."
+      : ui.showArchived.checked
+        ? "No archived conversations."
+        : "No conversations yet.";
     ui.sessionsHeading.textContent = ui.showArchived.checked ? "Archived conversations" : "Your conversations";
   }
 
@@ -329,9 +372,11 @@
       }
       state.sessionsCursor = data.next_cursor;
       state.sessionsDone = !data.next_cursor;
+      state.sessionsFailed = false;
     } catch (error) {
       if (generation === state.sessionsGeneration) {
         state.sessionsDone = true;
+        state.sessionsFailed = true;
         reportError(error);
       }
     } finally {
@@ -361,6 +406,137 @@
     return group;
   }
 
+  // --- copying ------------------------------------------------------------------------------------
+
+  async function copyText(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch (error) {
+      const scratch = element("textarea", "visually-hidden");
+      scratch.value = text;
+      document.body.append(scratch);
+      scratch.select();
+      const copied = document.execCommand("copy");
+      scratch.remove();
+      return copied;
+    }
+  }
+
+  function copyButton(label, className, getText) {
+    const button = element("button", `button button--quiet copy-button ${className}`, label);
+    button.type = "button";
+    button.addEventListener("click", async () => {
+      const copied = await copyText(getText());
+      button.textContent = copied ? "Copied" : "Copy failed";
+      announce(copied ? "Copied to the clipboard." : "Could not copy to the clipboard.");
+      window.setTimeout(() => {
+        button.textContent = label;
+      }, 2000);
+    });
+    return button;
+  }
+
+  // --- message bodies -----------------------------------------------------------------------------
+
+  /* The sanitised markdown of a reply, each code block with its own copy button. */
+  function renderMarkdown(body, text, streaming) {
+    body.replaceChildren(window.MedibotMarkdown.render(text, { streaming }));
+    for (const pre of body.querySelectorAll("pre")) {
+      const block = element("div", "code-block");
+      pre.replaceWith(block);
+      block.append(copyButton("Copy code", "code-copy", () => pre.textContent), pre);
+    }
+  }
+
+  function setMessageText(item, text) {
+    const body = item.querySelector(".message-text");
+    item.dataset.content = text;
+    if (item.classList.contains("message--assistant") && !item.classList.contains("message--failed")) {
+      body.classList.add("markdown");
+      renderMarkdown(body, text, item.classList.contains("message--streaming"));
+    } else {
+      body.classList.remove("markdown");
+      body.textContent = text;
+    }
+  }
+
+  function setMessageTime(item, createdAt) {
+    const when = formatDate(createdAt);
+    if (!when) return;
+    const header = item.querySelector(".message-author");
+    let time = header.querySelector(".message-time");
+    if (!time) {
+      time = element("time", "message-time");
+      header.querySelector(".message-who").after(time);
+    }
+    time.textContent = when;
+    time.dateTime = createdAt;
+  }
+
+  /* A name for a stored citation or attachment, whatever its source's shape: {title, url},
+     {pdf, page, quote}, {type, name}, or a ChatGPT export part {content_type, width, height}. */
+  function sourceLabel(entry) {
+    if (typeof entry === "string") return entry;
+    if (!entry || typeof entry !== "object") return "";
+    const text = (value) => (typeof value === "string" || typeof value === "number" ? String(value) : "");
+    let name = [entry.title, entry.name, entry.pdf, entry.filename, entry.source, entry.url].map(text).find(Boolean);
+    if (!name) {
+      const kind = text(entry.content_type) || text(entry.type);
+      const size = entry.width && entry.height ? ` (${text(entry.width)} × ${text(entry.height)})` : "";
+      name = kind ? `${/image/i.test(kind) ? "Image" : kind.replace(/_/g, " ")}${size}` : "Attachment";
+    }
+    const page = text(entry.page) ? `, page ${text(entry.page)}` : "";
+    return `${name}${page}`;
+  }
+
+  function safeLink(url) {
+    return typeof url === "string" && /^https?:\/\//i.test(url) ? url : null;
+  }
+
+  /* Citations (source_documents) and attachments stored with a message, shown as text or links. */
+  function messageSources(message) {
+    const groups = [
+      ["Sources", Array.isArray(message.source_documents) ? message.source_documents : []],
+      ["Attachments", Array.isArray(message.attachments) ? message.attachments : []],
+    ];
+    const container = element("div", "message-sources");
+    for (const [heading, entries] of groups) {
+      const items = entries
+        .map((entry) => ({ label: sourceLabel(entry), url: safeLink(entry && entry.url), quote: entry && entry.quote }))
+        .filter((entry) => entry.label);
+      if (!items.length) continue;
+      const section = element("section", `sources sources--${heading.toLowerCase()}`);
+      section.append(element("h3", "sources-heading", heading));
+      const list = element("ul", "sources-list");
+      for (const entry of items) {
+        const li = element("li", "sources-item");
+        if (entry.url) {
+          const link = element("a", "sources-link", entry.label);
+          link.href = entry.url;
+          link.target = "_blank";
+          link.rel = "noopener noreferrer";
+          li.append(link);
+        } else {
+          li.append(element("span", "sources-name", entry.label));
+        }
+        if (typeof entry.quote === "string" && entry.quote) li.append(element("q", "sources-quote", entry.quote));
+        list.append(li);
+      }
+      section.append(list);
+      container.append(section);
+    }
+    return container.children.length ? container : null;
+  }
+
+  /* Copy (and, for stored replies, rating) under a message. */
+  function messageActions(item, messageId) {
+    const actions = element("div", "message-actions");
+    actions.append(copyButton("Copy", "message-copy", () => item.dataset.content || ""));
+    if (item.classList.contains("message--assistant") && messageId) actions.append(voteControls(messageId));
+    item.append(actions);
+  }
+
   function messageItem(message, { queued = false } = {}) {
     const role = message.role || "assistant";
     const item = element("li", `message message--${role}`);
@@ -369,36 +545,36 @@
     if (message.my_vote && !state.votes.has(message.message_id)) state.votes.set(message.message_id, message.my_vote);
     const header = element("p", "message-author");
     header.append(element("span", "message-who", role === "user" ? "You" : role === "assistant" ? "Medibot" : "System"));
-    const when = formatDate(message.created_at);
-    if (when) {
-      const time = element("time", "message-time", when);
-      time.dateTime = message.created_at;
-      header.append(time);
-    }
     if (queued) header.append(element("span", "message-badge", "Queued"));
     const body = element("div", "message-text");
     item.append(header, body);
+    setMessageTime(item, message.created_at);
     if (message.status === "failed") {
       item.classList.add("message--failed");
-      body.textContent = message.content || "Medibot could not answer this message. Please try again.";
+      setMessageText(item, message.content || "Medibot could not answer this message. Please try again.");
     } else {
-      body.textContent = message.content || "";
+      setMessageText(item, message.content || "");
     }
-    if (role === "assistant" && message.message_id && !queued && message.status !== "failed") {
-      item.append(voteControls(message.message_id));
-    }
+    const sources = messageSources(message);
+    if (sources) item.append(sources);
+    const stored = message.message_id && !queued && message.status !== "failed";
+    if (message.content && (stored || queued)) messageActions(item, stored ? message.message_id : null);
     return item;
   }
 
   function renderConversationHeader() {
     const session = state.session;
     const open = Boolean(session && session.saved);
-    ui.title.textContent = session ? sessionTitle(session) : "New conversation";
+    ui.title.textContent = session ? (session.saved || session.title ? sessionTitle(session) : "Conversation") : "New conversation";
+    ui.title.title = ui.title.textContent; // the whole title on hover when it is ellipsised
     ui.tools.hidden = !open;
+    ui.actionsToggle.hidden = !open;
     if (!open) {
-      ui.tokenUsage.hidden = true;
+      setActionsOpen(false);
       return;
     }
+    ui.detailsMessages.textContent = Number(session.message_count || 0).toLocaleString();
+    ui.detailsStarted.textContent = formatDate(session.created_at) || "–";
     ui.pin.textContent = session.is_pinned ? "Unpin" : "Pin";
     ui.pin.setAttribute("aria-pressed", String(Boolean(session.is_pinned)));
     ui.archive.textContent = session.is_archived ? "Unarchive" : "Archive";
@@ -409,7 +585,39 @@
   }
 
   function updateEmptyState() {
-    ui.chatEmpty.hidden = ui.messages.children.length > 0;
+    ui.chatEmpty.hidden = ui.messages.children.length > 0 || !ui.historyState.hidden;
+  }
+
+  /* Opening a conversation failed: say so where its messages would be (never an empty conversation). */
+  function showHistoryProblem(text, retry) {
+    ui.historyText.textContent = text;
+    ui.historyRetry.hidden = !retry;
+    state.historyRetry = retry || null;
+    ui.historyState.hidden = false;
+    updateEmptyState();
+  }
+
+  function hideHistoryProblem() {
+    ui.historyState.hidden = true;
+    state.historyRetry = null;
+  }
+
+  // --- the address: / for a new conversation, /c/<session_id> for an open one ---------------------
+
+  const conversationPath = (sessionId) => `/c/${encodeURIComponent(sessionId)}`;
+
+  function sessionIdFromPath(pathname) {
+    const match = /^\/c\/([^/]+)\/?$/.exec(pathname);
+    return match ? decodeURIComponent(match[1]) : null;
+  }
+
+  /* Moves the address to the conversation (or to / for none); one history entry per change. */
+  function showInAddressBar(sessionId, { replace = false } = {}) {
+    const path = sessionId ? conversationPath(sessionId) : "/";
+    if (window.location.pathname === path) return;
+    const entry = { sessionId: sessionId || null };
+    if (replace) window.history.replaceState(entry, "", path);
+    else window.history.pushState(entry, "", path);
   }
 
   function resetConversation() {
@@ -418,8 +626,11 @@
     state.olderCursor = null;
     ui.messages.replaceChildren();
     ui.loadOlder.hidden = true;
-    ui.tokenUsage.hidden = true;
+    hideHistoryProblem();
+    ui.tokenUsage.textContent = "–";
+    delete ui.tokenUsage.dataset.loaded;
     ui.exportMenu.open = false;
+    ui.detailsMenu.open = false;
     document.title = "Medibot";
     renderConversationHeader();
     updateEmptyState();
@@ -434,31 +645,33 @@
       if (generation !== state.openGeneration) return;
       const tokens = Number(data.total_tokens || 0).toLocaleString();
       const cost = Number(data.total_cost || 0);
-      ui.tokenUsage.textContent =
-        cost > 0 ? `Tokens used: ${tokens} (cost $${cost.toFixed(4)})` : `Tokens used: ${tokens}`;
-      ui.tokenUsage.hidden = false;
+      ui.tokenUsage.textContent = cost > 0 ? `${tokens} (cost $${cost.toFixed(4)})` : tokens;
+      ui.tokenUsage.dataset.loaded = "true";
     } catch (error) {
-      ui.tokenUsage.hidden = true;
+      ui.tokenUsage.textContent = "–";
     }
   }
 
   /* Shows one conversation. A message typed meanwhile is sent once it has loaded (sendMessage
      waits for state.opening), and focus moves to the title only if the user has not moved it. */
-  function openSession(sessionId, { focus = "title" } = {}) {
+  function openSession(sessionId, { focus = "title", address = "push" } = {}) {
     closeSidebarOnNarrow();
     resetConversation();
+    if (address !== "keep") showInAddressBar(sessionId, { replace: address === "replace" });
     const generation = state.openGeneration;
     const focusBefore = document.activeElement;
     const known = state.sessions.get(sessionId);
     state.session = Object.assign({ session_id: sessionId }, known || {}, { saved: Boolean(known) });
     renderConversationHeader();
     markCurrentSession();
+    ui.chatEmpty.hidden = true; // until the history is here: never "start a conversation" over one
     const opening = (async () => {
       try {
         const { data } = await api(`${sessionPath(sessionId)}/full?limit=${MESSAGE_PAGE_SIZE}`);
         if (generation !== state.openGeneration) return false;
         state.session = Object.assign({}, data.session, { saved: true });
         renderConversationHeader();
+        markCurrentSession();
         ui.messages.replaceChildren(...data.messages.map((message) => messageItem(message)));
         setOlder(data);
         updateEmptyState();
@@ -468,7 +681,7 @@
         if (focus === "title" && untouched) ui.title.focus();
         return true;
       } catch (error) {
-        if (generation === state.openGeneration) reportError(error);
+        if (generation === state.openGeneration) openFailed(sessionId, error);
         return false;
       } finally {
         if (state.opening === opening) state.opening = null;
@@ -476,6 +689,23 @@
     })();
     state.opening = opening;
     return opening;
+  }
+
+  function openFailed(sessionId, error) {
+    const retry = () => openSession(sessionId, { address: "keep" });
+    if (error.status === 404) {
+      state.session = null;
+      ui.title.textContent = "Conversation not found";
+      document.title = "Not found · Medibot";
+      showHistoryProblem("This conversation does not exist or is not yours. Start a new conversation instead.");
+    } else if (error.status === 503) {
+      showHistoryProblem(
+        "The history of this conversation is temporarily unavailable. Nothing is lost: try again in a moment.",
+        retry
+      );
+    } else {
+      showHistoryProblem(`This conversation could not be opened. ${error.message}`, retry);
+    }
   }
 
   function setOlder(page) {
@@ -552,8 +782,31 @@
 
   function failReply(item, text) {
     item.classList.add("message--failed");
+    item.classList.remove("message--streaming");
     item.removeAttribute("aria-busy");
-    item.querySelector(".message-text").textContent = text;
+    setMessageText(item, text);
+  }
+
+  function typingIndicator() {
+    const typing = element("span", "typing");
+    const dots = element("span", "typing-dots");
+    dots.setAttribute("aria-hidden", "true");
+    dots.append(element("span"), element("span"), element("span"));
+    typing.append(element("span", "typing-label", "Medibot is typing"), dots);
+    return typing;
+  }
+
+  /* The text goes back into the box (unless something new was typed there) with a Retry action. */
+  function keepTyped(text, message) {
+    if (!ui.input.value.trim()) ui.input.value = text;
+    fitComposer();
+    showBanner(message, "error", {
+      label: "Retry",
+      run: () => {
+        hideBanner();
+        sendMessage(ui.input.value);
+      },
+    });
   }
 
   /* A turn was stored: fetch the conversation (title, counters) and move it up the sidebar. */
@@ -571,11 +824,36 @@
     }
   }
 
-  function showJsonReply(data, userItem, botItem) {
+  /* The streamed turn's stored times (the done event carries ids only): the newest two messages. */
+  async function stampStreamedTurn(sessionId, items) {
+    try {
+      const { data } = await api(`${sessionPath(sessionId)}/messages?limit=2`);
+      for (const message of data.results) {
+        const item = items.find((candidate) => candidate.dataset.messageId === message.message_id);
+        if (!item) continue;
+        setMessageTime(item, message.created_at);
+        if (message.order) item.dataset.order = String(message.order);
+        const sources = messageSources(message);
+        if (sources && !item.querySelector(".message-sources")) {
+          item.querySelector(".message-actions").before(sources);
+        }
+      }
+    } catch (error) {
+      // the times show after a reload; the reply itself is stored and on screen
+    }
+  }
+
+  function newConversationStarted(sessionId, generation) {
+    if (!sessionId || generation !== state.openGeneration) return;
+    if (!state.session) state.session = { session_id: sessionId, title: "", saved: false };
+    showInAddressBar(sessionId);
+  }
+
+  function showJsonReply(data, userItem, botItem, generation) {
     const queued = Boolean(data.queued);
     userItem.replaceWith(messageItem(data.user_message, { queued }));
     botItem.replaceWith(messageItem(data.assistant_message, { queued }));
-    if (!state.session) state.session = { session_id: data.session_id, title: "", saved: false };
+    if (data.session_id) newConversationStarted(data.session_id, generation);
     if (queued) {
       showBanner(data.detail || "Chat storage is temporarily unavailable; your message was queued.", "warning");
       renderConversationHeader();
@@ -589,89 +867,98 @@
     if (state.sending || !text.trim()) return;
     setSending(true);
     ui.input.value = "";
+    fitComposer();
     if (state.opening) await state.opening;
     if (!ui.banner.hidden && !ui.banner.classList.contains("banner--warning")) hideBanner();
-    const wasNew = !state.session;
     const generation = state.openGeneration;
     const userItem = messageItem({ role: "user", content: text });
     const botItem = messageItem({ role: "assistant", content: "" });
     botItem.classList.add("message--streaming");
     botItem.setAttribute("aria-busy", "true");
-    botItem.querySelector(".message-text").append(element("span", "typing", "Medibot is typing…"));
+    botItem.querySelector(".message-text").append(typingIndicator());
+    announce("Medibot is typing…");
     ui.messages.append(userItem, botItem);
+    hideHistoryProblem();
     updateEmptyState();
     scrollToBottom();
     const body = { message: text };
     if (state.session) body.session_id = state.session.session_id;
+    let response;
     try {
-      const response = await request("/api/chat/send?stream=true", {
+      response = await request("/api/chat/send?stream=true", {
         method: "POST",
         body,
         accept: "application/json, text/event-stream", // errors and queued turns come as JSON
       });
       checkSignedIn(response);
+    } catch (error) {
+      userItem.remove();
+      botItem.remove();
+      updateEmptyState();
+      const network = !(error instanceof ApiError);
+      keepTyped(text, network ? "Medibot cannot be reached. Check your connection; your message is still in the box." : error.message);
+      setSending(false);
+      ui.input.focus();
+      return;
+    }
+    try {
       const type = response.headers.get("Content-Type") || "";
       if (response.status === 200 && type.startsWith("text/event-stream")) {
-        const sessionId = response.headers.get("X-Session-Id");
-        if (wasNew && sessionId && generation === state.openGeneration) {
-          state.session = { session_id: sessionId, title: "", saved: false };
-        }
-        await streamReply(response, userItem, botItem, generation);
+        newConversationStarted(response.headers.get("X-Session-Id"), generation);
+        await streamReply(response, text, userItem, botItem, generation);
       } else {
         const data = await readJson(response);
-        if (!response.ok) throw new ApiError(response.status, errorText(data, response));
-        if (generation === state.openGeneration) showJsonReply(data, userItem, botItem);
+        if (!response.ok) throw failure(response, data);
+        if (generation === state.openGeneration) showJsonReply(data, userItem, botItem, generation);
       }
     } catch (error) {
-      if (error instanceof ApiError && error.status === 400) {
-        userItem.remove();
-        botItem.remove();
-        ui.input.value = text;
-        updateEmptyState();
-      } else {
-        failReply(botItem, "Medibot could not answer. Please try again.");
-      }
-      reportError(error);
+      userItem.remove();
+      botItem.remove();
+      updateEmptyState();
+      const message = error instanceof ApiError ? error.message : "Something went wrong. Please try again.";
+      keepTyped(text, `${message}${/\.$/.test(message) ? "" : "."} Your message is still in the box.`);
     } finally {
       setSending(false);
       ui.input.focus();
     }
   }
 
-  async function streamReply(response, userItem, botItem, generation) {
-    const text = botItem.querySelector(".message-text");
-    let started = false;
+  async function streamReply(response, typed, userItem, botItem, generation) {
+    let content = "";
     let finished = false;
-    await readEvents(response, ({ name, data }) => {
-      if (name === "token") {
-        const follow = nearBottom();
-        if (!started) {
-          text.replaceChildren();
-          started = true;
+    try {
+      await readEvents(response, ({ name, data }) => {
+        if (name === "token") {
+          const follow = nearBottom();
+          content += String(data.text || "");
+          setMessageText(botItem, content);
+          if (follow) scrollToBottom();
+        } else if (name === "done") {
+          finished = true;
+          botItem.classList.remove("message--streaming");
+          botItem.removeAttribute("aria-busy");
+          setMessageText(botItem, content);
+          userItem.dataset.messageId = data.user_message_id;
+          botItem.dataset.messageId = data.assistant_message_id;
+          messageActions(userItem, null);
+          messageActions(botItem, data.assistant_message_id);
+          announce("Medibot replied.");
+          turnStored(data.session_id);
+          stampStreamedTurn(data.session_id, [userItem, botItem]);
+        } else if (name === "error") {
+          finished = true;
+          const detail = data.detail || "Medibot could not answer.";
+          failReply(botItem, detail);
+          keepTyped(typed, `${detail} Your message is still in the box.`);
+          if (data.session_id) turnStored(data.session_id);
         }
-        text.append(document.createTextNode(String(data.text || "")));
-        if (follow) scrollToBottom();
-      } else if (name === "done") {
-        finished = true;
-        botItem.classList.remove("message--streaming");
-        botItem.removeAttribute("aria-busy");
-        if (!started) text.textContent = "";
-        userItem.dataset.messageId = data.user_message_id;
-        botItem.dataset.messageId = data.assistant_message_id;
-        botItem.append(voteControls(data.assistant_message_id));
-        announce("Medibot replied.");
-        turnStored(data.session_id);
-      } else if (name === "error") {
-        finished = true;
-        botItem.classList.remove("message--streaming");
-        failReply(botItem, data.detail || "Medibot could not answer. Please try again.");
-        showBanner(data.detail || "Medibot could not answer. Please try again.", "error");
-        if (data.session_id) turnStored(data.session_id);
-      }
-    });
+      });
+    } catch (error) {
+      // the connection dropped mid-reply: handled below like an unfinished stream
+    }
     if (!finished) {
-      botItem.classList.remove("message--streaming");
       failReply(botItem, "The reply was interrupted. Reload the conversation to see whether it was saved.");
+      keepTyped(typed, "The connection was lost before the reply finished. Your message is still in the box.");
     }
   }
 
@@ -776,6 +1063,7 @@
       if (item) item.remove();
       state.sessions.delete(sessionId);
       resetConversation();
+      showInAddressBar(null, { replace: true });
       updateSessionControls();
       showBanner(`“${title}” was deleted.`, "info", { label: "Undo", run: () => restoreSession(sessionId) });
       ui.input.focus();
@@ -875,8 +1163,10 @@
     }
     target.classList.add("message--found");
     target.tabIndex = -1;
-    target.scrollIntoView({ block: "center" });
-    target.focus();
+    // Only the conversation scrolls (scrollIntoView would move the whole page as well).
+    const offset = target.getBoundingClientRect().top - ui.messageScroll.getBoundingClientRect().top;
+    ui.messageScroll.scrollTop += offset - (ui.messageScroll.clientHeight - target.offsetHeight) / 2;
+    target.focus({ preventScroll: true });
   }
 
   // --- narrow screens: the sidebar is a panel over the conversation ------------------------------
@@ -892,6 +1182,25 @@
 
   function closeSidebarOnNarrow() {
     if (sidebarIsPanel()) setSidebarOpen(false);
+  }
+
+  // --- narrow screens: the conversation actions are one overflow menu ----------------------------
+
+  /* On a phone the box is one row and grows with what is typed (up to 40% of the screen). */
+  function fitComposer() {
+    ui.input.style.height = "";
+    if (!NARROW_QUERY.matches || !ui.input.value.includes("\n")) return;
+    ui.input.style.height = `${Math.min(ui.input.scrollHeight + 2, Math.round(window.innerHeight * 0.4))}px`;
+  }
+
+  function setActionsOpen(open) {
+    document.body.classList.toggle("actions-open", open);
+    ui.actionsToggle.setAttribute("aria-expanded", String(open));
+    if (open) ui.rename.focus();
+    if (!open) {
+      ui.exportMenu.open = false;
+      ui.detailsMenu.open = false;
+    }
   }
 
   // --- wiring -----------------------------------------------------------------------------------
@@ -911,14 +1220,41 @@
   ui.newChat.addEventListener("click", () => {
     closeSidebarOnNarrow();
     resetConversation();
+    showInAddressBar(null);
     hideBanner();
     ui.input.focus();
+  });
+
+  ui.historyRetry.addEventListener("click", () => {
+    if (state.historyRetry) state.historyRetry();
+    if (state.sessionsFailed) {
+      hideBanner();
+      loadSessions({ reset: true });
+    }
+  });
+  ui.actionsToggle.addEventListener("click", () => setActionsOpen(!document.body.classList.contains("actions-open")));
+  ui.tools.addEventListener("click", (event) => {
+    if (event.target.closest("button")) setActionsOpen(false); // the chosen action takes over
+  });
+  ui.tools.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && document.body.classList.contains("actions-open") && !event.defaultPrevented) {
+      setActionsOpen(false);
+      ui.actionsToggle.focus();
+    }
+  });
+
+  window.addEventListener("popstate", () => {
+    const sessionId = sessionIdFromPath(window.location.pathname);
+    hideBanner();
+    if (sessionId) openSession(sessionId, { address: "keep" });
+    else resetConversation();
   });
 
   ui.composer.addEventListener("submit", (event) => {
     event.preventDefault();
     sendMessage(ui.input.value);
   });
+  ui.input.addEventListener("input", fitComposer);
   ui.input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
@@ -988,10 +1324,26 @@
       ui.exportMenu.querySelector("summary").focus();
     }
   });
+  ui.detailsMenu.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && ui.detailsMenu.open) {
+      event.preventDefault();
+      ui.detailsMenu.open = false;
+      ui.detailsMenu.querySelector("summary").focus();
+    }
+  });
+  ui.detailsMenu.addEventListener("toggle", () => {
+    if (ui.detailsMenu.open && !ui.tokenUsage.dataset.loaded) loadTokenUsage();
+  });
   document.addEventListener("click", (event) => {
     if (ui.exportMenu.open && !ui.exportMenu.contains(event.target)) ui.exportMenu.open = false;
+    if (ui.detailsMenu.open && !ui.detailsMenu.contains(event.target)) ui.detailsMenu.open = false;
+    const inMenu = ui.tools.contains(event.target) || ui.actionsToggle.contains(event.target);
+    if (document.body.classList.contains("actions-open") && !inMenu) setActionsOpen(false);
   });
 
   resetConversation();
+  const initialSession = document.body.dataset.sessionId || sessionIdFromPath(window.location.pathname);
+  if (initialSession) openSession(initialSession, { address: "replace" });
+  else window.history.replaceState({ sessionId: null }, "", window.location.pathname);
   loadSessions({ reset: true });
 })();
