@@ -12,6 +12,8 @@ import hashlib
 import json
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
@@ -25,6 +27,7 @@ from django.utils.html import format_html
 from audit.admin_access import AuditedAdminMixin
 from audit.models import AuditEvent
 from chats import documents, exporters, search, services
+from chats.exceptions import InvalidChatInput
 from chats.models import (
     ChatMessage,
     ChatSession,
@@ -101,9 +104,35 @@ class IdOrWordsSearch:
         return queryset.filter(search_terms__contains=terms), False
 
 
+class ChatSessionForm(forms.ModelForm):
+    """The session form runs the API's own validators on what changed: their message is a form error."""
+
+    class Meta:
+        model = ChatSession
+        fields = sorted(services.UPDATABLE_SESSION_FIELDS)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        validators = {
+            "title": lambda value: services.validate_text(
+                value, what="title", max_chars=settings.CHAT_TITLE_MAX_CHARS
+            ),
+            "tags": services.validate_tags,
+            "metadata": services.validate_metadata,
+        }
+        for name, validate in validators.items():
+            if name in self.changed_data and name in cleaned:
+                try:
+                    cleaned[name] = validate(cleaned[name])
+                except InvalidChatInput as exc:
+                    self.add_error(name, exc.message)
+        return cleaned
+
+
 @admin.register(ChatSession)
 class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
     public_id_field = "session_id"
+    form = ChatSessionForm
 
     list_display = [
         "title_or_id",
