@@ -171,10 +171,13 @@ def test_detail_is_part_of_the_hash_and_events_without_it_keep_theirs() -> None:
         actor=make_user(),
         accesses=[
             services.Access(AuditEvent.Action.READ, "chats.chatsession", "s1", owner.pk),
-            services.Access(AuditEvent.Action.READ, "chats.chatsession", "s1", owner.pk, detail="messages 1-50"),
+            services.Access(
+                AuditEvent.Action.READ, "chats.chatsession", "s1", owner.pk, detail="messages 1-50"
+            ),
         ],
     )
-    assert plain.detail == "" and chain.event_hash(plain) == plain.hash
+    assert plain.detail == ""
+    assert chain.event_hash(plain) == plain.hash
     assert chain.event_hash(detailed) == detailed.hash
     detailed.detail = "messages 1-60"
     assert chain.event_hash(detailed) != detailed.hash

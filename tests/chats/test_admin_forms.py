@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db(databases=["default", "chats"])
 @pytest.fixture
 def staff_client() -> Client:
     client = Client(raise_request_exception=False)
-    client.force_login(make_user(username="form-admin", is_staff=True, is_superuser=True, role=User.Role.STAFF))
+    client.force_login(
+        make_user(username="form-admin", is_staff=True, is_superuser=True, role=User.Role.STAFF)
+    )
     return client
 
 
