@@ -34,6 +34,7 @@ from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
 from accounts import selectors as people
+from accounts.admin_people import person_filter
 from audit import services as audit
 from audit.admin_access import AuditedAdminMixin
 from audit.models import AuditEvent
@@ -95,31 +96,7 @@ def owner_links(user_id: int, user: Any | None) -> str:
     )
 
 
-class OwnerFilter(admin.SimpleListFilter):
-    """Conversations of one person, named by username, email, phone or user id (a text box)."""
-
-    title = "owner"
-    parameter_name = "owner"
-    template = "admin/chats/owner_filter.html"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        value = self.value()
-        return [(value, value)] if value else []
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value:
-            return queryset
-        return queryset.filter(user_id__in=people.find_people(term=value))
-
-    def choices(self, changelist: Any) -> Any:
-        """The text box's form keeps the page's other filters as hidden fields."""
-        self.other_params = [
-            (name, value)
-            for name, value in changelist.params.items()
-            if name not in (self.parameter_name, "p") and isinstance(value, str)
-        ]
-        return super().choices(changelist)
+OwnerFilter = person_filter(title="owner", parameter="owner", field="user_id")
 
 
 class ChatAdmin(AuditedAdminMixin, admin.ModelAdmin):
