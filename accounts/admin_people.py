@@ -23,6 +23,9 @@ class PersonFilter(admin.SimpleListFilter):
         value = self.value()
         return [(value, value)] if value else []
 
+    def has_output(self) -> bool:
+        return True  # the text box, even before anyone is named
+
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if not value:

@@ -330,6 +330,9 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
     def audit_object_id(self, obj: ChatSession) -> str:
         return obj.session_id
 
+    def has_read_conversation_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(READ_CONVERSATION))
+
     def audit_page_view(self, obj: ChatSession, context: dict[str, Any]) -> audit.Access:
         thread = context.get("thread")
         return self.audit_access(obj, AuditEvent.Action.READ, detail=thread.shown if thread else "")
@@ -374,14 +377,12 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
             context["thread"] = conversation_page(
                 session=obj, before=_cursor(request, "before"), after=_cursor(request, "after")
             )
-            context["session_actions"] = [
-                ("archive", "Archive"),
-                (
-                    "clear_legal_hold" if obj.legal_hold else "set_legal_hold",
-                    "Legal hold off" if obj.legal_hold else "Legal hold",
-                ),
-                ("export_json", "Export JSON"),
-            ]
+            available = self.get_actions(request)
+            hold = (
+                ("clear_legal_hold", "Legal hold off") if obj.legal_hold else ("set_legal_hold", "Legal hold")
+            )
+            offered = [("archive", "Archive"), hold, ("export_json", "Export JSON")]
+            context["session_actions"] = [(name, label) for name, label in offered if name in available]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="title")
@@ -409,7 +410,7 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # soft delete / purge go through the actions and the retention job
 
-    @admin.action(description="Export selected sessions as JSON")
+    @admin.action(description="Export selected sessions as JSON", permissions=["read_conversation"])
     def export_json(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> StreamingHttpResponse:
         sessions = self._exported(request, queryset)
 
@@ -421,7 +422,7 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
         response["Content-Disposition"] = 'attachment; filename="medibot-sessions.ndjson"'
         return response
 
-    @admin.action(description="Export selected sessions as CSV")
+    @admin.action(description="Export selected sessions as CSV", permissions=["read_conversation"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> StreamingHttpResponse:
         sessions = self._exported(request, queryset)
 
@@ -456,11 +457,11 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
         self.record_admin_accesses(request, changed, action)
         self.message_user(request, f"{label}: {len(changed)} session(s).", messages.SUCCESS)
 
-    @admin.action(description="Archive selected sessions")
+    @admin.action(description="Archive selected sessions", permissions=["change"])
     def archive(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(request, queryset, "Archived", lambda s: services.set_archived(session=s, archived=True))
 
-    @admin.action(description="Soft-delete selected sessions")
+    @admin.action(description="Soft-delete selected sessions", permissions=["change"])
     def soft_delete(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(
             request,
@@ -470,17 +471,17 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
             AuditEvent.Action.DELETE,
         )
 
-    @admin.action(description="Restore selected sessions")
+    @admin.action(description="Restore selected sessions", permissions=["change"])
     def restore(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(request, queryset, "Restored", lambda s: services.restore_session(session=s))
 
-    @admin.action(description="Set legal hold (exempt from retention)")
+    @admin.action(description="Set legal hold (exempt from retention)", permissions=["change"])
     def set_legal_hold(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(
             request, queryset, "Legal hold set", lambda s: services.set_legal_hold(session=s, hold=True)
         )
 
-    @admin.action(description="Clear legal hold")
+    @admin.action(description="Clear legal hold", permissions=["change"])
     def clear_legal_hold(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(
             request, queryset, "Legal hold cleared", lambda s: services.set_legal_hold(session=s, hold=False)

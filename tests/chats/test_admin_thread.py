@@ -163,3 +163,24 @@ def test_a_10000_message_session_pages_back_with_the_queries_of_a_10_message_one
     assert "bulk message 9951 " not in page
     assert 'href="?before=9901"' in page
     assert 'href="?after=9950"' in page
+
+
+def test_session_actions_need_change_or_read_permission() -> None:
+    owner = make_user(username="action-patient")
+    session = session_with_messages(user_id=owner.pk, messages=1)
+    viewer = _client(_staff("support-viewer", "chats.view_chatsession"))
+
+    viewer.post("/admin/chats/chatsession/", {"action": "archive", "_selected_action": [str(session.pk)]})
+    exported = viewer.post(
+        "/admin/chats/chatsession/", {"action": "export_json", "_selected_action": [str(session.pk)]}
+    )
+
+    assert ChatSession.objects.get(pk=session.pk).is_archived is False
+    assert not hasattr(exported, "streaming_content")
+
+
+def test_session_page_offers_only_the_actions_the_staff_member_may_take(reader: Client) -> None:
+    session = session_with_messages(user_id=make_user(username="offer-patient").pk, messages=1)
+    page = _page(reader, session)
+    assert 'value="export_json"' in page
+    assert 'value="archive"' not in page
