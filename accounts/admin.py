@@ -38,7 +38,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ["username", "email", "role", "phone_number", "is_staff", "chats", "date_joined"]
     list_filter = ["role", "is_staff", "is_active"]
     search_fields = ["username", "email", "phone_number"]
-    fieldsets = (  # type: ignore[assignment]
+    fieldsets = (
         *DjangoUserAdmin.fieldsets,  # type: ignore[misc]
         ("Medibot", {"fields": ("role", "phone_number", "conversations")}),
     )

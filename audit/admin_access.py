@@ -54,19 +54,23 @@ def per_owner_reads(*, object_type: str, rows: Iterable[tuple[int, str]], noun: 
     by_owner: dict[int, list[str]] = {}
     for owner_id, object_id in rows:
         by_owner.setdefault(owner_id, []).append(object_id)
-    accesses = []
+    accesses: list[services.Access] = []
     for owner_id, object_ids in by_owner.items():
-        chunk: list[str] = []
-        for object_id in [*object_ids, None]:
-            label = f"{len(chunk)} {noun}: " + ", ".join(chunk)
-            if chunk and (object_id is None or len(label) + len(object_id) + 8 > MAX_DETAIL_CHARS):
-                accesses.append(
-                    services.Access(AuditEvent.Action.READ, object_type, "", owner_id, detail=label)
-                )
-                chunk = []
-            if object_id is not None:
-                chunk.append(object_id)
+        chunks: list[list[str]] = [[]]
+        for object_id in object_ids:
+            if len(_listing(noun, [*chunks[-1], object_id])) > MAX_DETAIL_CHARS:
+                chunks.append([])
+            chunks[-1].append(object_id)
+        accesses += [
+            services.Access(AuditEvent.Action.READ, object_type, "", owner_id, detail=_listing(noun, chunk))
+            for chunk in chunks
+            if chunk
+        ]
     return accesses
+
+
+def _listing(noun: str, object_ids: list[str]) -> str:
+    return f"{len(object_ids)} {noun}: " + ", ".join(object_ids)
 
 
 class AuditedAdminMixin(_AdminBase):

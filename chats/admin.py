@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,7 +236,7 @@ class ChatSessionForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
-        validators = {
+        validators: dict[str, Callable[[Any], Any]] = {
             "title": lambda value: services.validate_text(
                 value, what="title", max_chars=settings.CHAT_TITLE_MAX_CHARS
             ),

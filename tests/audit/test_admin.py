@@ -82,3 +82,18 @@ def test_audit_log_has_a_date_hierarchy_and_names_people(
     assert "?created_at__year=" in page
     assert f"nurse-ann (#{events['nurse'].pk})" in page
     assert f"alice-patient (#{events['alice'].pk})" in page
+
+
+def test_a_listing_too_long_for_one_event_is_split_and_names_every_row() -> None:
+    from audit.admin_access import per_owner_reads
+    from audit.models import MAX_DETAIL_CHARS
+
+    ids = [f"{n:036d}" for n in range(250)]
+    accesses = per_owner_reads(
+        object_type="chats.chatmessage", rows=[(7, i) for i in ids] + [(8, "x")], noun="messages"
+    )
+
+    assert [a.owner_id for a in accesses] == [7, 7, 7, 8]
+    assert all(len(a.detail) <= MAX_DETAIL_CHARS for a in accesses)
+    named = [i for a in accesses if a.owner_id == 7 for i in a.detail.split(": ", 1)[1].split(", ")]
+    assert named == ids
