@@ -62,7 +62,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "detail",
         "owner",
         "outcome",
-        "client_ip",
     ]
     list_filter = [
         person_filter(title="actor", parameter="actor", field="actor_id"),

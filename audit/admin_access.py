@@ -70,7 +70,7 @@ def per_owner_reads(*, object_type: str, rows: Iterable[tuple[int, str]], noun: 
 
 
 def _listing(noun: str, object_ids: list[str]) -> str:
-    return f"{len(object_ids)} {noun}: " + ", ".join(object_ids)
+    return f"{noun} shown ({len(object_ids)}): " + ", ".join(object_ids)
 
 
 class AuditedAdminMixin(_AdminBase):

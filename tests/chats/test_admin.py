@@ -144,7 +144,7 @@ def test_session_pages_audit_one_read_per_owner_naming_the_sessions_shown(
         ("read", "chats.chatsession", session.session_id, owner.pk),
     ]
     listed, opened = AuditEvent.objects.order_by("sequence")
-    assert listed.detail.startswith("2 chat sessions: ")
+    assert listed.detail.startswith("chat sessions shown (2): ")
     assert {session.session_id, other.session_id} <= set(listed.detail.split(": ", 1)[1].split(", "))
     assert opened.detail == "messages 1-1 of 1"
 

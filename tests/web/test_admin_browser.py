@@ -98,6 +98,7 @@ def test_support_finds_a_patient_reads_the_thread_pages_back_and_checks_the_audi
     expect(page.locator(".medibot-thread h2")).to_contain_text("messages 21-70 of 120")
     expect(page.locator(".medibot-message").first).to_contain_text("bulk message 21 about blood pressure")
 
+    page.set_viewport_size({"width": 1600, "height": 900})
     page.goto(f"{live_server.url}/admin/audit/auditevent/")
     page.get_by_label("Username, email, phone or user id").nth(1).fill("demo-patient")
     page.get_by_label("Username, email, phone or user id").nth(1).press("Enter")
@@ -106,6 +107,8 @@ def test_support_finds_a_patient_reads_the_thread_pages_back_and_checks_the_audi
     expect(rows).to_have_count(4)
     expect(rows.first).to_contain_text("messages 21-70 of 120")
     expect(rows.first).to_contain_text("support-sue")
+    page.locator("#toggle-nav-sidebar").click()  # the whole table in the screenshot
+    expect(page.locator("#result_list th.column-outcome")).to_be_in_viewport()
     screenshot(page, "admin-03-audit-log")
     assert (
         AuditEvent.objects.filter(owner_id=conversation.user_id, object_id=conversation.session_id).count()
