@@ -518,7 +518,7 @@ class ChatMessageAdmin(IdPeopleOrWordsSearch, ReadOnlyChatAdmin):
     search_fields = ["message_id"]
     readonly_fields = [
         "message_id",
-        "session",
+        "in_conversation",
         "owner_link",
         "role",
         "order",
@@ -538,6 +538,17 @@ class ChatMessageAdmin(IdPeopleOrWordsSearch, ReadOnlyChatAdmin):
 
     def audit_object_id(self, obj: ChatMessage) -> str:
         return obj.message_id
+
+    @admin.display(description="conversation")
+    def in_conversation(self, obj: ChatMessage) -> str:
+        """The message in its thread: the session page whose last message this is."""
+        return format_html(
+            '<a href="{}?before={}#message-{}">{}</a>',
+            reverse("admin:chats_chatsession_change", args=[obj.session_id]),
+            obj.order + 1,
+            obj.order,
+            f"message {obj.order} in its conversation",
+        )
 
     @admin.display(description="content")
     def excerpt(self, obj: ChatMessage) -> str:

@@ -184,3 +184,22 @@ def test_session_page_offers_only_the_actions_the_staff_member_may_take(reader: 
     page = _page(reader, session)
     assert 'value="export_json"' in page
     assert 'value="archive"' not in page
+
+
+def test_a_message_page_links_to_the_message_in_its_thread() -> None:
+    from chats.models import ChatMessage
+
+    reader_with_messages = _client(
+        _staff(
+            "message-reader", "chats.view_chatsession", "chats.view_chatmessage", "chats.read_conversation"
+        )
+    )
+    session = session_with_messages(user_id=make_user(username="linked-message-patient").pk, messages=3)
+    message = ChatMessage.objects.get(session_id=session.pk, order=2)
+
+    page = reader_with_messages.get(f"/admin/chats/chatmessage/{message.pk}/change/").content.decode()
+    thread = _page(reader_with_messages, session, "?before=3")
+
+    assert f'href="/admin/chats/chatsession/{session.pk}/change/?before=3#message-2"' in page
+    assert 'id="message-2"' in thread
+    assert 'id="message-3"' not in thread
