@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from accounts.models import User
 from medibot.routers import lag_tolerant
 
@@ -22,3 +24,24 @@ def users_page(*, after: int, size: int) -> list[User]:
     A staff listing that may be a second stale: served by the read replica when there is one.
     """
     return list(User.objects.filter(pk__gt=after).order_by("pk")[: size + 1])
+
+
+PEOPLE_SEARCH_LIMIT = 50
+
+
+def find_people(*, term: str, limit: int = PEOPLE_SEARCH_LIMIT) -> list[int]:
+    """Ids of the users a staff search names: a username or email (any case), a phone number or a
+    user id, in one query (username, phone and id are unique indexed columns; email is tried only
+    for a term with an "@")."""
+    term = term.strip()
+    if not term or len(term) > 254:
+        return []
+    match = Q(username__iexact=term)
+    if "@" in term:
+        match |= Q(email__iexact=term)
+    phone = "".join(term.split())
+    if phone.startswith("+") and phone[1:].isdigit():
+        match |= Q(phone_number=phone)
+    if term.isdigit() and len(term) <= 18:
+        match |= Q(pk=int(term))
+    return list(User.objects.filter(match).order_by("pk").values_list("pk", flat=True)[:limit])

@@ -1,9 +1,11 @@
 """Audit events for the admin: pages of someone else's chats or EHR shown, changed or deleted.
 
 ``AuditedAdminMixin`` goes first in a ModelAdmin's bases. It records a ``read`` for every row of a
-rendered changelist and for a rendered change form, and ``create``/``change``/``delete`` where
-the admin writes its own LogEntry (after a successful save or delete). Actions that change data
-through services record their own events with ``record_admin_accesses``.
+rendered changelist (or, with ``audit_list_per_owner``, one per owner naming the rows shown), one
+for a rendered change form (``audit_page_view`` says what it showed), and
+``create``/``change``/``delete`` where the admin writes its own LogEntry (after a successful save or
+delete). Actions that change data through services record their own events with
+``record_admin_accesses``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
 
 from audit import services
-from audit.models import AuditEvent
+from audit.models import MAX_DETAIL_CHARS, AuditEvent
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -43,6 +45,34 @@ def record_changelist_reads(
         )
 
 
+def per_owner_reads(*, object_type: str, rows: Iterable[tuple[int, str]], noun: str) -> list[services.Access]:
+    """One ``read`` per owner for a page of their rows (``(owner_id, object_id)``), naming the rows shown.
+
+    A page of 50 messages of one patient is one event, not 50; ``detail`` lists the ids, split over
+    more events only if they would not fit in one.
+    """
+    by_owner: dict[int, list[str]] = {}
+    for owner_id, object_id in rows:
+        by_owner.setdefault(owner_id, []).append(object_id)
+    accesses: list[services.Access] = []
+    for owner_id, object_ids in by_owner.items():
+        chunks: list[list[str]] = [[]]
+        for object_id in object_ids:
+            if len(_listing(noun, [*chunks[-1], object_id])) > MAX_DETAIL_CHARS:
+                chunks.append([])
+            chunks[-1].append(object_id)
+        accesses += [
+            services.Access(AuditEvent.Action.READ, object_type, "", owner_id, detail=_listing(noun, chunk))
+            for chunk in chunks
+            if chunk
+        ]
+    return accesses
+
+
+def _listing(noun: str, object_ids: list[str]) -> str:
+    return f"{noun} shown ({len(object_ids)}): " + ", ".join(object_ids)
+
+
 class AuditedAdminMixin(_AdminBase):
     """Audits the admin's views of a model whose rows belong to a user (``audit_owner_id``)."""
 
@@ -52,22 +82,44 @@ class AuditedAdminMixin(_AdminBase):
     def audit_object_id(self, obj: Any) -> str:
         return str(obj.pk)
 
-    def audit_access(self, obj: Any, action: str) -> services.Access:
+    def audit_access(self, obj: Any, action: str, detail: str = "") -> services.Access:
         return services.Access(
             action=action,
             object_type=obj._meta.label_lower,
             object_id=self.audit_object_id(obj),
             owner_id=self.audit_owner_id(obj),
+            detail=detail,
         )
+
+    def audit_page_view(self, obj: Any, context: dict[str, Any]) -> services.Access:
+        """The one event a rendered change form records; a subclass adds what the page showed."""
+        return self.audit_access(obj, AuditEvent.Action.READ)
 
     def record_admin_accesses(self, request: HttpRequest, objects: Iterable[Any], action: str) -> None:
         services.record_accesses(
             actor=request.user, accesses=[self.audit_access(obj, action) for obj in objects], request=request
         )
 
+    audit_list_per_owner = False
+
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         response = super().changelist_view(request, extra_context)
-        record_changelist_reads(request, response, lambda row: self.audit_access(row, AuditEvent.Action.READ))
+        changelist = rendered_context(response).get("cl")
+        if changelist is not None and self.audit_list_per_owner:
+            rows = [(self.audit_owner_id(row), self.audit_object_id(row)) for row in changelist.result_list]
+            services.record_accesses(
+                actor=request.user,
+                accesses=per_owner_reads(
+                    object_type=self.model._meta.label_lower,
+                    rows=[(owner, object_id) for owner, object_id in rows if owner is not None],
+                    noun=str(self.model._meta.verbose_name_plural),
+                ),
+                request=request,
+            )
+        elif changelist is not None:
+            record_changelist_reads(
+                request, response, lambda row: self.audit_access(row, AuditEvent.Action.READ)
+            )
         return response
 
     def changeform_view(
@@ -78,9 +130,12 @@ class AuditedAdminMixin(_AdminBase):
         extra_context: dict[str, Any] | None = None,
     ) -> Any:
         response = super().changeform_view(request, object_id, form_url, extra_context)
-        original = rendered_context(response).get("original")
+        context = rendered_context(response)
+        original = context.get("original")
         if request.method == "GET" and object_id is not None and original is not None:
-            self.record_admin_accesses(request, [original], AuditEvent.Action.READ)
+            services.record_accesses(
+                actor=request.user, accesses=[self.audit_page_view(original, context)], request=request
+            )
         return response
 
     def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:

@@ -15,7 +15,10 @@ from audit.models import AuditEvent
 
 
 def event_hash(event: AuditEvent) -> str:
-    """The hash an event must carry, computed from its fields as stored."""
+    """The hash an event must carry, computed from its fields as stored.
+
+    ``detail`` came later: it is hashed only when present, so events written before it keep their hash.
+    """
     canonical = json.dumps(
         [
             event.prev_hash,
@@ -28,6 +31,7 @@ def event_hash(event: AuditEvent) -> str:
             event.owner_id,
             event.outcome,
             event.client_ip,
+            *([event.detail] if event.detail else []),
         ],
         separators=(",", ":"),
         ensure_ascii=True,

@@ -19,6 +19,7 @@ CHAT_SESSION = "chats.chatsession"
 CHAT_MESSAGE = "chats.chatmessage"
 CHAT_COUNTS = "chats.chat_counts"  # a user's session and message counts
 CHAT_STATISTICS = "chats.statistics"  # aggregates over every user (no owner)
+MAX_DETAIL_CHARS = 4000
 
 
 class AppendOnlyViolation(Exception):
@@ -76,6 +77,11 @@ class AuditEvent(models.Model):
         null=True, blank=True, help_text="Whose data it is; empty for aggregates that belong to nobody."
     )
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.OK)
+    detail = models.TextField(
+        blank=True,
+        default="",
+        help_text='What exactly was shown, e.g. "messages 51-100 of 230"; empty when the object says it all.',
+    )
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, unique=True, editable=False)

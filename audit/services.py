@@ -22,7 +22,7 @@ from django.utils import timezone
 from rest_framework.settings import api_settings
 
 from audit import chain
-from audit.models import GENESIS_HASH, AuditEvent, ChainHead
+from audit.models import GENESIS_HASH, MAX_DETAIL_CHARS, AuditEvent, ChainHead
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class Access:
     object_id: str
     owner_id: int | None
     outcome: str = AuditEvent.Outcome.OK
+    detail: str = ""
 
 
 def record_access(
@@ -88,6 +89,7 @@ def record_accesses(
                 object_id=access.object_id,
                 owner_id=access.owner_id,
                 outcome=access.outcome,
+                detail=access.detail,
                 client_ip=ip,
                 prev_hash=head.hash,
             )
@@ -173,3 +175,5 @@ def _check(access: Access) -> None:
         raise ValueError(f"Unknown audit outcome {access.outcome!r}.")
     if not access.object_type or len(access.object_type) > 64 or len(access.object_id) > 64:
         raise ValueError("An audit event needs an object type and ids of at most 64 characters.")
+    if len(access.detail) > MAX_DETAIL_CHARS:
+        raise ValueError(f"An audit event's detail is at most {MAX_DETAIL_CHARS} characters.")

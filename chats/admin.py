@@ -3,28 +3,44 @@
 Changelists never count a filtered collection for nothing (``show_full_result_count = False``,
 estimated totals when unfiltered) and resolve owners' usernames for a whole page in one MySQL
 query. Message text is read-only; every change goes through chats.services. Every page of a
-user's chats shown, exported or changed here leaves an audit event (audit.admin_access).
+user's chats shown, exported or changed here leaves one audit event per owner (audit.admin_access).
+
+A session's page is the conversation as a thread: a bounded page of messages (newest first, "older"
+pages by order number), readable only with the ``chats.read_conversation`` permission; the page
+view is one audit event naming the messages shown. The search box takes a session/message id, a
+person (username, email, phone or user id) or words, matched as prefixes by the API's own search.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
+from accounts import selectors as people
+from accounts.admin_people import person_filter
+from audit import services as audit
 from audit.admin_access import AuditedAdminMixin
 from audit.models import AuditEvent
-from chats import admin_users, exporters, search, services, store  # noqa: F401 - admin_users registers the users admin
+from chats import admin_users, exporters, selectors, services, store  # noqa: F401 - admin_users registers the users admin
+from chats.exceptions import InvalidChatInput
 from chats.models import (
     ChatMessage,
     ChatSession,
@@ -34,6 +50,10 @@ from chats.models import (
     QuarantinedRow,
     TokenUsage,
 )
+
+READ_CONVERSATION = "chats.read_conversation"
+THREAD_PAGE_SIZE = 50
+SEARCH_LIMIT = 100  # newest matches a word search brings into a changelist
 
 
 class EstimatedCountPaginator(Paginator):
@@ -58,8 +78,31 @@ class OwnerChangeList(ChangeList):
             row.owner_username = user.get_username() if user else f"#{row.user_id}"
 
 
+def owner_links(user_id: int, user: Any | None) -> str:
+    """The owner's account, all their conversations and their EHR profile, as links."""
+    name = user.get_username() if user is not None else f"user #{user_id} (no account)"
+    account = (
+        format_html('<a href="{}">{}</a>', reverse("admin:accounts_user_change", args=[user_id]), name)
+        if user is not None
+        else name
+    )
+    return format_html(
+        '{} · <a href="{}?user_id={}">all conversations</a>'
+        ' · <a href="{}?user__id__exact={}">EHR profile</a>',
+        account,
+        reverse("admin:chats_chatsession_changelist"),
+        user_id,
+        reverse("admin:ehr_patientprofile_changelist"),
+        user_id,
+    )
+
+
+OwnerFilter = person_filter(title="owner", parameter="owner", field="user_id")
+
+
 class ChatAdmin(AuditedAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
+    audit_list_per_owner = True
     owner_lookups = frozenset({"user_id", "user_id__exact", "session__id__exact"})
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
@@ -76,6 +119,10 @@ class ChatAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def owner(self, obj: Any) -> str:
         return getattr(obj, "owner_username", f"#{obj.user_id}")
 
+    @admin.display(description="owner")
+    def owner_link(self, obj: Any) -> str:
+        return owner_links(int(obj.user_id), get_user_model().objects.filter(pk=obj.user_id).first())
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -83,27 +130,137 @@ class ChatAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return int(obj.user_id)
 
 
-class IdOrWordsSearch:
-    """Admin search: the public id exactly (``public_id_field``), else every word through the
-    portable search index (``search_terms``) — never a regex scan of the collection."""
+class IdPeopleOrWordsSearch:
+    """Admin search: the public id exactly (``public_id_field``); else a person (username, email,
+    phone or user id: one MySQL look-up, then ``user_id`` on the chat index); else every word as a
+    prefix through the API's search (``selectors.search_chats``, across users via its ``unscoped``
+    escape hatch) — never a regex scan of the collection."""
 
     public_id_field = ""
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
     ) -> tuple[QuerySet[Any], bool]:
-        if not search_term.strip():
+        term = search_term.strip()
+        if not term:
             return queryset, False
-        terms = search.query_terms(search_term)
-        by_id = queryset.filter(**{self.public_id_field: search_term.strip()})
-        if by_id.exists() or not terms:
+        by_id = queryset.filter(**{self.public_id_field: term})
+        if by_id.exists():
             return by_id, False
-        return queryset.filter(search_terms__contains=terms), False
+        owners = people.find_people(term=term)
+        if owners:
+            return queryset.filter(user_id__in=owners), False
+        try:
+            result = selectors.search_chats(query=term, user_id=None, limit=SEARCH_LIMIT, prefix=True)
+        except InvalidChatInput:
+            return queryset.none(), False
+        return queryset.filter(pk__in=self.matching_pks(result)), False
+
+    def matching_pks(self, result: selectors.SearchResult) -> list[Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    message: ChatMessage
+    vote: str
+    usage: TokenUsage | None
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class Thread:
+    """One page of a conversation, oldest first on the page; cursors are order numbers."""
+
+    entries: list[ThreadEntry]
+    total: int
+    older: int | None
+    newer: int | None
+
+    @property
+    def shown(self) -> str:
+        if not self.entries:
+            return f"no messages of {self.total}"
+        return f"messages {self.entries[0].message.order}-{self.entries[-1].message.order} of {self.total}"
+
+
+def _source_label(source: Any) -> str:
+    if isinstance(source, dict):
+        parts = [str(source[key]) for key in ("title", "source", "url", "page") if source.get(key)]
+        return " · ".join(parts) or json.dumps(source, ensure_ascii=False)[:300]
+    return str(source)[:300]
+
+
+def _cursor(request: HttpRequest, name: str) -> int | None:
+    raw = request.GET.get(name, "")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None
+
+
+def conversation_page(*, session: ChatSession, before: int | None, after: int | None) -> Thread:
+    """A bounded page of the conversation with the owner's votes and each reply's usage: three
+    indexed reads whatever the session's length (messages by order range, votes, usage)."""
+    page = selectors.message_page(
+        session=session, limit=THREAD_PAGE_SIZE, before=before, after=None if before else after
+    )
+    votes = selectors.votes_for_messages(user_id=session.user_id, messages=page.items)
+    usage = (
+        {
+            row.message_id: row
+            for row in TokenUsage.objects.filter(
+                user_id=session.user_id, message_id__in=[message.pk for message in page.items]
+            )
+        }
+        if page.items
+        else {}
+    )
+    entries = [
+        ThreadEntry(
+            message=message,
+            vote=votes.get(message.pk, ""),
+            usage=usage.get(message.pk),
+            sources=[_source_label(source) for source in message.source_documents or []],
+        )
+        for message in page.items
+    ]
+    return Thread(
+        entries=entries, total=session.message_count, older=page.older_cursor, newer=page.newer_cursor
+    )
+
+
+class ChatSessionForm(forms.ModelForm):
+    """The session form runs the API's own validators on what changed: their message is a form error."""
+
+    class Meta:
+        model = ChatSession
+        fields = sorted(services.UPDATABLE_SESSION_FIELDS)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        validators: dict[str, Callable[[Any], Any]] = {
+            "title": lambda value: services.validate_text(
+                value, what="title", max_chars=settings.CHAT_TITLE_MAX_CHARS
+            ),
+            "tags": services.validate_tags,
+            "metadata": services.validate_metadata,
+        }
+        for name, validate in validators.items():
+            if name in self.changed_data and name in cleaned:
+                try:
+                    cleaned[name] = validate(cleaned[name])
+                except InvalidChatInput as exc:
+                    self.add_error(name, exc.message)
+        return cleaned
 
 
 @admin.register(ChatSession)
-class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
+class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
     public_id_field = "session_id"
+    form = ChatSessionForm
+    change_form_template = "admin/chats/chatsession/change_form.html"
+    search_help_text = "A session id, a person (username, email, phone or user id), or words (prefixes work)."
+
+    def matching_pks(self, result: selectors.SearchResult) -> list[Any]:
+        return list({session.pk for session in result.sessions} | {hit.session.pk for hit in result.messages})
 
     list_display = [
         "title_or_id",
@@ -119,6 +276,7 @@ class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
         "deleted_at",
     ]
     list_filter = [
+        OwnerFilter,
         "is_archived",
         "is_active",
         "is_pinned",
@@ -130,7 +288,7 @@ class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
     search_fields = ["session_id"]
     fields = [
         "session_id",
-        "user_id",
+        "owner_link",
         "title",
         "session_type",
         "channel",
@@ -150,7 +308,7 @@ class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
     ]
     readonly_fields = [
         "session_id",
-        "user_id",
+        "owner_link",
         "message_count",
         "last_message_at",
         "created_at",
@@ -172,6 +330,61 @@ class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
 
     def audit_object_id(self, obj: ChatSession) -> str:
         return obj.session_id
+
+    def has_read_conversation_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(READ_CONVERSATION))
+
+    def audit_page_view(self, obj: ChatSession, context: dict[str, Any]) -> audit.Access:
+        thread = context.get("thread")
+        return self.audit_access(obj, AuditEvent.Action.READ, detail=thread.shown if thread else "")
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        """A conversation is opened only with ``chats.read_conversation``; a refusal is audited too."""
+        if object_id is not None and not request.user.has_perm(READ_CONVERSATION):
+            session = self.get_object(request, object_id)
+            if session is not None:
+                audit.record_accesses(
+                    actor=request.user,
+                    accesses=[
+                        audit.Access(
+                            AuditEvent.Action.READ,
+                            session._meta.label_lower,
+                            session.session_id,
+                            int(session.user_id),
+                            outcome=AuditEvent.Outcome.DENIED,
+                        )
+                    ],
+                    request=request,
+                )
+            raise PermissionDenied
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: ChatSession | None = None,
+    ) -> Any:
+        if obj is not None and change:
+            context["thread"] = conversation_page(
+                session=obj, before=_cursor(request, "before"), after=_cursor(request, "after")
+            )
+            available = self.get_actions(request)
+            hold = (
+                ("clear_legal_hold", "Legal hold off") if obj.legal_hold else ("set_legal_hold", "Legal hold")
+            )
+            offered = [("archive", "Archive"), hold, ("export_json", "Export JSON")]
+            context["session_actions"] = [(name, label) for name, label in offered if name in available]
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="title")
     def title_or_id(self, obj: ChatSession) -> str:
@@ -198,7 +411,7 @@ class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # soft delete / purge go through the actions and the retention job
 
-    @admin.action(description="Export selected sessions as JSON")
+    @admin.action(description="Export selected sessions as JSON", permissions=["read_conversation"])
     def export_json(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> StreamingHttpResponse:
         sessions = self._exported(request, queryset)
 
@@ -210,7 +423,7 @@ class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
         response["Content-Disposition"] = 'attachment; filename="medibot-sessions.ndjson"'
         return response
 
-    @admin.action(description="Export selected sessions as CSV")
+    @admin.action(description="Export selected sessions as CSV", permissions=["read_conversation"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> StreamingHttpResponse:
         sessions = self._exported(request, queryset)
 
@@ -245,11 +458,11 @@ class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
         self.record_admin_accesses(request, changed, action)
         self.message_user(request, f"{label}: {len(changed)} session(s).", messages.SUCCESS)
 
-    @admin.action(description="Archive selected sessions")
+    @admin.action(description="Archive selected sessions", permissions=["change"])
     def archive(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(request, queryset, "Archived", lambda s: services.set_archived(session=s, archived=True))
 
-    @admin.action(description="Soft-delete selected sessions")
+    @admin.action(description="Soft-delete selected sessions", permissions=["change"])
     def soft_delete(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(
             request,
@@ -259,17 +472,17 @@ class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
             AuditEvent.Action.DELETE,
         )
 
-    @admin.action(description="Restore selected sessions")
+    @admin.action(description="Restore selected sessions", permissions=["change"])
     def restore(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(request, queryset, "Restored", lambda s: services.restore_session(session=s))
 
-    @admin.action(description="Set legal hold (exempt from retention)")
+    @admin.action(description="Set legal hold (exempt from retention)", permissions=["change"])
     def set_legal_hold(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(
             request, queryset, "Legal hold set", lambda s: services.set_legal_hold(session=s, hold=True)
         )
 
-    @admin.action(description="Clear legal hold")
+    @admin.action(description="Clear legal hold", permissions=["change"])
     def clear_legal_hold(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(
             request, queryset, "Legal hold cleared", lambda s: services.set_legal_hold(session=s, hold=False)
@@ -277,6 +490,10 @@ class ChatSessionAdmin(IdOrWordsSearch, ChatAdmin):
 
 
 class ReadOnlyChatAdmin(ChatAdmin):
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """The read-only fields as listed (the owner as links rather than a bare ``user_id``)."""
+        return list(self.readonly_fields) or super().get_fields(request, obj)
+
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -285,16 +502,24 @@ class ReadOnlyChatAdmin(ChatAdmin):
 
 
 @admin.register(ChatMessage)
-class ChatMessageAdmin(IdOrWordsSearch, ReadOnlyChatAdmin):
+class ChatMessageAdmin(IdPeopleOrWordsSearch, ReadOnlyChatAdmin):
     public_id_field = "message_id"
+    search_help_text = "A message id, a person (username, email, phone or user id), or words (prefixes work)."
+
+    def matching_pks(self, result: selectors.SearchResult) -> list[Any]:
+        return [hit.message.pk for hit in result.messages]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Message text is conversation content: it needs ``chats.read_conversation`` too."""
+        return super().has_view_permission(request, obj) and request.user.has_perm(READ_CONVERSATION)
 
     list_display = ["message_id", "owner", "role", "order", "status", "model", "created_at", "excerpt"]
-    list_filter = ["role", "status"]
+    list_filter = [OwnerFilter, "role", "status"]
     search_fields = ["message_id"]
     readonly_fields = [
         "message_id",
-        "session",
-        "user_id",
+        "in_conversation",
+        "owner_link",
         "role",
         "order",
         "status",
@@ -313,6 +538,17 @@ class ChatMessageAdmin(IdOrWordsSearch, ReadOnlyChatAdmin):
 
     def audit_object_id(self, obj: ChatMessage) -> str:
         return obj.message_id
+
+    @admin.display(description="conversation")
+    def in_conversation(self, obj: ChatMessage) -> str:
+        """The message in its thread: the session page whose last message this is."""
+        return format_html(
+            '<a href="{}?before={}#message-{}">{}</a>',
+            reverse("admin:chats_chatsession_change", args=[obj.session_id]),
+            obj.order + 1,
+            obj.order,
+            f"message {obj.order} in its conversation",
+        )
 
     @admin.display(description="content")
     def excerpt(self, obj: ChatMessage) -> str:
@@ -334,7 +570,7 @@ class TokenUsageAdmin(ReadOnlyChatAdmin):
     readonly_fields = [
         "session",
         "message",
-        "user_id",
+        "owner_link",
         "model",
         "prompt_tokens",
         "completion_tokens",
@@ -348,7 +584,7 @@ class TokenUsageAdmin(ReadOnlyChatAdmin):
 class MessageVoteAdmin(ReadOnlyChatAdmin):
     list_display = ["created_at", "owner", "vote_type", "reason"]
     list_filter = ["vote_type"]
-    readonly_fields = ["message", "session", "user_id", "vote_type", "reason", "created_at", "updated_at"]
+    readonly_fields = ["message", "session", "owner_link", "vote_type", "reason", "created_at", "updated_at"]
 
 
 @admin.register(DailyChatStats)
@@ -434,3 +670,20 @@ class QuarantinedRowAdmin(AuditedAdminMixin, ReadOnlyImportAdmin):
             return int(owner) if owner is not None else None
         except (TypeError, ValueError):
             return None
+
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
+    """django-celery-beat's admin with the schedule in words ("At 03:00 AM UTC"), not a cron string."""
+
+    list_display = ("name", "enabled", "schedule", "task", "last_run_at", "one_off")
+    list_select_related = ("crontab", "interval", "solar", "clocked")
+
+    @admin.display(description="schedule")
+    def schedule(self, task: PeriodicTask) -> str:
+        if task.crontab is not None:
+            return str(task.crontab.human_readable)
+        return str(task.interval or task.solar or task.clocked or "-")

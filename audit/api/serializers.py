@@ -1,4 +1,7 @@
-"""Output of the audit API: who did what to which of your objects, and when (no IP, no content)."""
+"""Output of the audit API: who did what to which of your objects, and when (no IP, no content).
+
+``detail`` says what exactly was shown (which messages of a conversation), never the content.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ class AccessLogEntryOutput(serializers.ModelSerializer):
             "action",
             "object_type",
             "object_id",
+            "detail",
             "outcome",
         ]
         read_only_fields = fields

@@ -29,14 +29,17 @@ class SearchResult:
     messages: list[SearchHit]
 
 
-def search_chats(*, query: str, user_id: int | None, limit: int | None = None) -> SearchResult:
+def search_chats(
+    *, query: str, user_id: int | None, limit: int | None = None, prefix: bool = False
+) -> SearchResult:
     """Messages and session titles containing every word of ``query``, newest first.
 
-    ``user_id=None`` searches every user (staff only; enforced by the caller).
+    ``user_id=None`` searches every user (staff only; enforced by the caller). ``prefix=True``
+    matches words that start with the query's words (see ``search.term_condition``).
     """
     if not isinstance(query, str) or len(query) > 500:
         raise InvalidChatInput("q must be a string of at most 500 characters.")
-    terms = search.query_terms(query)
+    terms = search.terms_of_query(query, prefix=prefix)
     if not terms:
         raise InvalidChatInput("q must contain at least one word.")
     size = page_size(limit)
@@ -45,10 +48,14 @@ def search_chats(*, query: str, user_id: int | None, limit: int | None = None) -
     others = [term for term in terms if term != driver]
 
     def matching(model: type[M], extra: dict[str, Any], sort: dict[str, int], count: int) -> list[M]:
-        indexed: dict[str, Any] = {"search_terms": driver}
+        indexed: dict[str, Any] = {"search_terms": search.index_bound(driver, prefix=prefix)}
         if user_id is not None:
             indexed = {"user_id": Int64(user_id), **indexed}
-        rest = {**extra, **({"search_terms": {"$all": others}} if others else {})}
+        if prefix:
+            conditions = [{"search_terms": search.term_condition(term, prefix=True)} for term in terms]
+            rest = {**extra, "$and": conditions}
+        else:
+            rest = {**extra, **({"search_terms": {"$all": others}} if others else {})}
         return aggregate(model, indexed, rest, sort=sort, limit=count)
 
     with unscoped("staff: search across every user") if user_id is None else nullcontext():
@@ -64,7 +71,9 @@ def search_chats(*, query: str, user_id: int | None, limit: int | None = None) -
         }
     hits = [
         SearchHit(
-            message=message, session=live[message.session_id], snippet=search.snippet(message.content, terms)
+            message=message,
+            session=live[message.session_id],
+            snippet=search.snippet(message.content, terms, prefix=prefix),
         )
         for message in messages
         if message.session_id in live

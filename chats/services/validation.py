@@ -80,6 +80,8 @@ def _check_keys(value: Any, *, depth: int) -> None:
     elif isinstance(value, list):
         for item in value:
             _check_keys(item, depth=depth + 1)
+    elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise InvalidChatInput("metadata integers must fit in 64 bits (BSON has no larger integer).")
 
 
 def title_from(text: str, *, max_chars: int = 80) -> str:

@@ -51,6 +51,7 @@ def test_owner_sees_who_accessed_their_data_newest_first() -> None:
         "action",
         "object_type",
         "object_id",
+        "detail",
         "outcome",
     }
 

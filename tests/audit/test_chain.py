@@ -163,3 +163,21 @@ def test_addresses_are_stored_canonically_and_still_verify(address: str, stored:
     )
     assert AuditEvent.objects.get().client_ip == stored
     assert selectors.verify_chain().broken is None
+
+
+def test_detail_is_part_of_the_hash_and_events_without_it_keep_theirs() -> None:
+    owner = make_user()
+    plain, detailed = services.record_accesses(
+        actor=make_user(),
+        accesses=[
+            services.Access(AuditEvent.Action.READ, "chats.chatsession", "s1", owner.pk),
+            services.Access(
+                AuditEvent.Action.READ, "chats.chatsession", "s1", owner.pk, detail="messages 1-50"
+            ),
+        ],
+    )
+    assert plain.detail == ""
+    assert chain.event_hash(plain) == plain.hash
+    assert chain.event_hash(detailed) == detailed.hash
+    detailed.detail = "messages 1-60"
+    assert chain.event_hash(detailed) != detailed.hash

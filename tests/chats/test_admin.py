@@ -131,25 +131,34 @@ def _audit_events() -> list[tuple[str, str, str, int | None]]:
     )
 
 
-def test_session_pages_audit_a_read_of_each_shown_session(admin_client_for_staff: Client) -> None:
+def test_session_pages_audit_one_read_per_owner_naming_the_sessions_shown(
+    admin_client_for_staff: Client,
+) -> None:
     owner = make_user(username="watched")
     session = session_with_messages(user_id=owner.pk, messages=1)
+    other = session_with_messages(user_id=owner.pk)
     admin_client_for_staff.get("/admin/chats/chatsession/")
     admin_client_for_staff.get(f"/admin/chats/chatsession/{session.pk}/change/")
     assert _audit_events() == [
-        ("read", "chats.chatsession", session.session_id, owner.pk),
+        ("read", "chats.chatsession", "", owner.pk),
         ("read", "chats.chatsession", session.session_id, owner.pk),
     ]
+    listed, opened = AuditEvent.objects.order_by("sequence")
+    assert listed.detail.startswith("chat sessions shown (2): ")
+    assert {session.session_id, other.session_id} <= set(listed.detail.split(": ", 1)[1].split(", "))
+    assert opened.detail == "messages 1-1 of 1"
 
 
-def test_message_pages_audit_a_read_of_each_shown_message(admin_client_for_staff: Client) -> None:
+def test_message_pages_audit_one_read_per_owner_naming_the_messages_shown(
+    admin_client_for_staff: Client,
+) -> None:
     owner = make_user(username="quoted")
     session = session_with_messages(user_id=owner.pk, messages=2)
     admin_client_for_staff.get(f"/admin/chats/chatmessage/?session__id__exact={session.pk}")
     shown = {message.message_id for message in ChatMessage.objects.filter(session_id=session.pk)}
-    assert {(object_id, owner_id) for _, _, object_id, owner_id in _audit_events()} == {
-        (message_id, owner.pk) for message_id in shown
-    }
+    (event,) = AuditEvent.objects.all()
+    assert (event.object_type, event.object_id, event.owner_id) == ("chats.chatmessage", "", owner.pk)
+    assert set(event.detail.split(": ", 1)[1].split(", ")) == shown
 
 
 def test_session_actions_audit_exports_changes_and_deletes(admin_client_for_staff: Client) -> None:

@@ -293,7 +293,13 @@ def test_chat_responses_are_never_cached(alice: APIClient, patient: User) -> Non
 
 @pytest.mark.parametrize(
     "body",
-    [{"title": {"$ne": None}}, {"tags": {"$gt": ""}}, {"metadata": {"$where": "1"}}, {"title": ["a"]}],
+    [
+        {"title": {"$ne": None}},
+        {"tags": {"$gt": ""}},
+        {"metadata": {"$where": "1"}},
+        {"title": ["a"]},
+        {"metadata": {"n": 2**64}},
+    ],
 )
 def test_operator_smuggling_in_bodies_is_400_and_writes_nothing(
     alice: APIClient, patient: User, body: dict[str, Any]
