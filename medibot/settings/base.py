@@ -14,6 +14,8 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from medibot.logs import logging_config
+
 # Runtime support for the generic classes of the type stubs (``ModelAdmin[User]``, ``QuerySet[...]``).
 django_stubs_ext.monkeypatch()
 
@@ -49,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id is on every log line and response, redirects and errors included.
+    "medibot.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (chat page script and styles, admin) served by the app itself: no proxy needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -308,17 +312,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging: structured, ids only, never message text or EHR values ------------------------------
+# ``json`` (one object per line; production's default) or ``text`` (readable; the default elsewhere).
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "pymongo": {"level": "WARNING"},
-    },
-}
+LOG_FORMAT = env.str("LOG_FORMAT", default="")
+if LOG_FORMAT not in ("", "json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'text'.")
+LOGGING = logging_config(log_format=LOG_FORMAT or "text", level=LOG_LEVEL)

@@ -2,8 +2,10 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from medibot.logs import logging_config
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import LOG_FORMAT, LOG_LEVEL, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
@@ -20,3 +22,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+
+# One JSON object per log line for the log shipper, unless LOG_FORMAT says otherwise.
+LOGGING = logging_config(log_format=LOG_FORMAT or "json", level=LOG_LEVEL)
