@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import django_stubs_ext
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from medibot.logs import logging_config
@@ -41,6 +42,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "django_celery_beat",
     "accounts.apps.AccountsConfig",
     "audit.apps.AuditConfig",
@@ -54,6 +57,7 @@ MIDDLEWARE = [
     # First: the request id is on every log line and response, redirects and errors included.
     "medibot.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Static files (chat page script and styles, admin) served by the app itself: no proxy needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -309,6 +313,32 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Chat history, EHR and operations API of Medibot.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from the drf-spectacular-sidecar package: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "medibot.schema.document_aliases_and_streams",
+    ],
+}
+
+# --- Content-Security-Policy (django-csp): one policy for the web pages, the admin and the API docs.
+# No inline script or style anywhere, nothing from another origin, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
 }
 
 # --- Logging: structured, ids only, never message text or EHR values ------------------------------

@@ -53,6 +53,7 @@ ACCESS: dict[str, str] = {
     # public
     "api/schema/": PUBLIC,
     "api/docs/": PUBLIC,
+    "api/redoc/": PUBLIC,
     "api/auth/register": PUBLIC,
     "api/auth/token": PUBLIC,
     "api/chat/health": PUBLIC,
