@@ -20,6 +20,7 @@ from chats.exceptions import ReplyFailed, SessionNotFound
 from chats.models import Channel, ChatMessage, ChatSession, MessageStatus, TokenUsage
 from chats.outbox import services as outbox
 from chats.responders.base import EhrSummary, Responder, ResponderError, Turn
+from medibot import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def _failed(session: ChatSession, user_message: ChatMessage, error: ResponderErr
         ),
         parent_message_id=user_message.message_id,
     )
+    metrics.record_chat_turn("failed")
     logger.warning(
         "chat reply failed",
         extra={"session_id": session.session_id, "message_id": failed.message_id, "code": error.code},
@@ -161,8 +163,10 @@ def converse(
             message_id=reply_id,
             created_at=answered_at,
         )
+        metrics.record_chat_turn("queued")
         return Turnout(session, user_message, assistant, usage=None, queued=True)
     _wake_outbox()
+    metrics.record_chat_turn("stored")
     return Turnout(session=session, user_message=user_message, assistant_message=assistant, usage=usage)
 
 
@@ -236,6 +240,7 @@ def converse_queued(
         session=session, user_message=user_message, reply=reply, message_id=ids.assistant_message_id
     )
     logger.warning("chat turn queued in the outbox", extra={"session_id": session.session_id})
+    metrics.record_chat_turn("queued")
     return Turnout(
         session=session, user_message=user_message, assistant_message=assistant, usage=None, queued=True
     )
@@ -349,6 +354,7 @@ def stream_conversation(
                 session=session, reply=reply, parent_message_id=user_message.message_id
             )
             stored = True
+            metrics.record_chat_turn("stored")
             yield StreamEvent(
                 "done",
                 {

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medibot.settings.local")
 
@@ -94,13 +94,32 @@ def enter_task_log_context(task_id: str | None = None, task: object = None, **kw
         task_name=getattr(task, "name", None),
         request_id=getattr(request, "request_id", None),
     )
+    from medibot.metrics import task_started
+
+    task_started(task_id=task_id)
 
 
 @task_postrun.connect
-def leave_task_log_context(task_id: str | None = None, **kwargs: object) -> None:
+def leave_task_log_context(
+    task_id: str | None = None, task: object = None, state: str | None = None, **kwargs: object
+) -> None:
     from medibot.logs import leave_task
+    from medibot.metrics import task_finished
 
+    task_finished(task_id=task_id, task_name=getattr(task, "name", "unknown"), state=state or "UNKNOWN")
     leave_task(task_id=task_id)
+
+
+@worker_ready.connect
+def serve_worker_metrics(**kwargs: object) -> None:
+    """The worker's task counters and durations on METRICS_WORKER_PORT (private network only)."""
+    from django.conf import settings
+    from prometheus_client import start_http_server
+
+    from medibot.metrics import registry
+
+    if settings.METRICS_WORKER_PORT:
+        start_http_server(settings.METRICS_WORKER_PORT, registry=registry())
 
 
 app.autodiscover_tasks()

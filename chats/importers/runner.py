@@ -19,7 +19,7 @@ from django.db import connections
 
 from chats import services
 from chats.importers import runs
-from chats.importers.progress import Progress, Silent
+from chats.importers.progress import Metered, Progress, Silent
 from chats.importers.records import Batch
 from chats.importers.sources import Source
 from chats.importers.writer import Counts, Writer, prepare
@@ -61,7 +61,7 @@ def migrate(
     """Import ``source`` (resuming its interrupted run), or with ``dry_run`` only count what would happen."""
     if batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
-    progress = progress or Silent()
+    progress = Metered(progress or Silent(), source=source.kind)
     started = time.monotonic()
     if dry_run:
         report = _pretend(source, batch_size, progress)

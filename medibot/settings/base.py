@@ -32,6 +32,7 @@ ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1"
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "medibot.apps.MedibotConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the request id is on every log line and response, redirects and errors included.
     "medibot.logs.RequestIdMiddleware",
+    "medibot.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     # Static files (chat page script and styles, admin) served by the app itself: no proxy needed.
@@ -322,6 +324,12 @@ SPECTACULAR_SETTINGS = {
         "medibot.schema.document_aliases_and_streams",
     ],
 }
+
+# --- Metrics (Prometheus) at /metrics: a bearer token or allowed client networks, else 404 ----------
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS: list[str] = env.list("METRICS_ALLOWED_IPS", default=[])
+# A Celery worker serves its own metrics on this port (0 = off); keep it on the private network.
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
 
 # --- Content-Security-Policy (django-csp): one policy for the web pages, the admin and the API docs.
 # No inline script or style anywhere, nothing from another origin, no framing.

@@ -56,7 +56,7 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or (REDIS_URL or "m
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or (REDIS_URL or "cache+memory://")
 CELERY_TASK_ALWAYS_EAGER = False
 
-LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 
 if "MONGODB_URI" not in env.ENVIRON:
     from medibot.embedded import start_for_session
