@@ -3,8 +3,26 @@ set -euo pipefail
 
 MEDIBOT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MEDIBOT_VENV:-$MEDIBOT_ROOT/.venv}"
-PYTHON_BIN="${PYTHON:-python3.11}"
-command -v "$PYTHON_BIN" >/dev/null 2>&1 || PYTHON_BIN=python3
+SUPPORTED_PYTHONS="3.13 3.12 3.11"  # pyproject.toml: requires-python = ">=3.11,<3.14"
+
+# pick_python : $PYTHON when given, else the newest supported python3.1x, else python3 if supported.
+pick_python() {
+  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return 0; fi
+  local version candidate
+  for version in $SUPPORTED_PYTHONS; do
+    candidate="python$version"
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c '' >/dev/null 2>&1; then
+      echo "$candidate"; return 0
+    fi
+  done
+  if command -v python3 >/dev/null 2>&1 \
+    && python3 -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 14) else 1)'; then
+    echo python3; return 0
+  fi
+  echo "no supported Python (3.11, 3.12 or 3.13) found; set PYTHON=/path/to/python3.x" >&2
+  return 1
+}
+PYTHON_BIN="$(pick_python)"
 
 log() { printf '\033[1m[medibot]\033[0m %s\n' "$*" >&2; }
 
