@@ -41,19 +41,26 @@ apt_install() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# ensure_venv REQUIREMENTS_FILE : creates .venv and installs the file when it changed since last time.
-ensure_venv() {
-  local requirements="$1" stamp
+# ensure_venv_only : creates .venv with the picked interpreter when it does not exist yet.
+ensure_venv_only() {
   if [ ! -x "$VENV/bin/python" ]; then
-    log "creating virtualenv $VENV"
+    log "creating virtualenv $VENV with $PYTHON_BIN"
     "$PYTHON_BIN" -m venv "$VENV"
   fi
-  stamp="$VENV/.installed-$(basename "$requirements" .txt)"
+}
+
+# ensure_venv LOCK_FILE : creates .venv and installs the hash-locked file (requirements/*.lock,
+# made by scripts/lock.sh) when the requirements changed since last time.
+ensure_venv() {
+  local requirements="$1" stamp
+  ensure_venv_only
+  stamp="$VENV/.installed-$(basename "$requirements")"
   local digest
-  digest="$(cat "$MEDIBOT_ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1)"
+  digest="$(cat "$MEDIBOT_ROOT"/requirements/*.in "$MEDIBOT_ROOT"/requirements/*.lock | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
-    log "installing $requirements"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$MEDIBOT_ROOT/$requirements"
+    log "installing $requirements (hash-checked)"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes \
+      -r "$MEDIBOT_ROOT/$requirements"
     echo "$digest" > "$stamp"
   fi
   export PATH="$VENV/bin:$PATH"
