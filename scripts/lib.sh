@@ -5,20 +5,29 @@ MEDIBOT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MEDIBOT_VENV:-$MEDIBOT_ROOT/.venv}"
 SUPPORTED_PYTHONS="3.13 3.12 3.11"  # pyproject.toml: requires-python = ">=3.11,<3.14"
 
-# pick_python : $PYTHON when given, else the newest supported python3.1x, else python3 if supported.
-pick_python() {
-  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return 0; fi
-  local version candidate
-  for version in $SUPPORTED_PYTHONS; do
-    candidate="python$version"
+# python_for VERSION : a working interpreter of that version on the PATH or under pyenv, or nothing.
+python_for() {
+  local version="$1" candidate
+  for candidate in "python$version" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/"python$version"; do
     if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c '' >/dev/null 2>&1; then
-      echo "$candidate"; return 0
+      command -v "$candidate"; return 0
     fi
   done
+  return 1
+}
+
+# pick_python : $PYTHON when given, else the default python3 when it is supported (a pyenv or
+# distribution default stays the default), else the newest supported python3.1x installed.
+pick_python() {
+  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return 0; fi
   if command -v python3 >/dev/null 2>&1 \
     && python3 -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 14) else 1)'; then
     echo python3; return 0
   fi
+  local version
+  for version in $SUPPORTED_PYTHONS; do
+    if python_for "$version"; then return 0; fi
+  done
   echo "no supported Python (3.11, 3.12 or 3.13) found; set PYTHON=/path/to/python3.x" >&2
   return 1
 }
