@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY requirements/ /tmp/requirements/
 RUN apt-get update \
     && apt-get install -y --no-install-recommends default-libmysqlclient-dev pkg-config gcc libc6-dev \
-    && pip install -r /tmp/requirements/prod.txt \
+    && pip install --require-hashes -r /tmp/requirements/prod.lock \
     && apt-get purge -y --auto-remove gcc pkg-config \
     && rm -rf /var/lib/apt/lists/* /tmp/requirements
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medibot.settings.local")
 
@@ -72,6 +72,54 @@ def start_task_unit_of_work(**kwargs: object) -> None:
     from medibot.routers import start_unit_of_work
 
     start_unit_of_work()
+
+
+@before_task_publish.connect
+def carry_request_id(headers: dict[str, object] | None = None, **kwargs: object) -> None:
+    """A task queued by a request logs that request's id next to its own task id."""
+    from medibot.logs import request_id_var
+
+    request_id = request_id_var.get()
+    if headers is not None and request_id and "request_id" not in headers:
+        headers["request_id"] = request_id
+
+
+@task_prerun.connect
+def enter_task_log_context(task_id: str | None = None, task: object = None, **kwargs: object) -> None:
+    from medibot.logs import enter_task
+
+    request = getattr(task, "request", None)
+    enter_task(
+        task_id=task_id,
+        task_name=getattr(task, "name", None),
+        request_id=getattr(request, "request_id", None),
+    )
+    from medibot.metrics import task_started
+
+    task_started(task_id=task_id)
+
+
+@task_postrun.connect
+def leave_task_log_context(
+    task_id: str | None = None, task: object = None, state: str | None = None, **kwargs: object
+) -> None:
+    from medibot.logs import leave_task
+    from medibot.metrics import task_finished
+
+    task_finished(task_id=task_id, task_name=getattr(task, "name", "unknown"), state=state or "UNKNOWN")
+    leave_task(task_id=task_id)
+
+
+@worker_ready.connect
+def serve_worker_metrics(**kwargs: object) -> None:
+    """The worker's task counters and durations on METRICS_WORKER_PORT (private network only)."""
+    from django.conf import settings
+    from prometheus_client import start_http_server
+
+    from medibot.metrics import registry
+
+    if settings.METRICS_WORKER_PORT:
+        start_http_server(settings.METRICS_WORKER_PORT, registry=registry())
 
 
 app.autodiscover_tasks()

@@ -3,8 +3,35 @@ set -euo pipefail
 
 MEDIBOT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MEDIBOT_VENV:-$MEDIBOT_ROOT/.venv}"
-PYTHON_BIN="${PYTHON:-python3.11}"
-command -v "$PYTHON_BIN" >/dev/null 2>&1 || PYTHON_BIN=python3
+SUPPORTED_PYTHONS="3.13 3.12 3.11"  # pyproject.toml: requires-python = ">=3.11,<3.14"
+
+# python_for VERSION : a working interpreter of that version on the PATH or under pyenv, or nothing.
+python_for() {
+  local version="$1" candidate
+  for candidate in "python$version" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/"python$version"; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c '' >/dev/null 2>&1; then
+      command -v "$candidate"; return 0
+    fi
+  done
+  return 1
+}
+
+# pick_python : $PYTHON when given, else the default python3 when it is supported (a pyenv or
+# distribution default stays the default), else the newest supported python3.1x installed.
+pick_python() {
+  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return 0; fi
+  if command -v python3 >/dev/null 2>&1 \
+    && python3 -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 14) else 1)'; then
+    echo python3; return 0
+  fi
+  local version
+  for version in $SUPPORTED_PYTHONS; do
+    if python_for "$version"; then return 0; fi
+  done
+  echo "no supported Python (3.11, 3.12 or 3.13) found; set PYTHON=/path/to/python3.x" >&2
+  return 1
+}
+PYTHON_BIN="$(pick_python)"
 
 log() { printf '\033[1m[medibot]\033[0m %s\n' "$*" >&2; }
 
@@ -23,19 +50,26 @@ apt_install() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# ensure_venv REQUIREMENTS_FILE : creates .venv and installs the file when it changed since last time.
-ensure_venv() {
-  local requirements="$1" stamp
+# ensure_venv_only : creates .venv with the picked interpreter when it does not exist yet.
+ensure_venv_only() {
   if [ ! -x "$VENV/bin/python" ]; then
-    log "creating virtualenv $VENV"
+    log "creating virtualenv $VENV with $PYTHON_BIN"
     "$PYTHON_BIN" -m venv "$VENV"
   fi
-  stamp="$VENV/.installed-$(basename "$requirements" .txt)"
+}
+
+# ensure_venv LOCK_FILE : creates .venv and installs the hash-locked file (requirements/*.lock,
+# made by scripts/lock.sh) when the requirements changed since last time.
+ensure_venv() {
+  local requirements="$1" stamp
+  ensure_venv_only
+  stamp="$VENV/.installed-$(basename "$requirements")"
   local digest
-  digest="$(cat "$MEDIBOT_ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1)"
+  digest="$(cat "$MEDIBOT_ROOT"/requirements/*.in "$MEDIBOT_ROOT"/requirements/*.lock | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
-    log "installing $requirements"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$MEDIBOT_ROOT/$requirements"
+    log "installing $requirements (hash-checked)"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes \
+      -r "$MEDIBOT_ROOT/$requirements"
     echo "$digest" > "$stamp"
   fi
   export PATH="$VENV/bin:$PATH"

@@ -3,7 +3,7 @@
 # kombu's filesystem transport. Starts web (http://127.0.0.1:8000), worker and beat; Ctrl-C stops all.
 source "$(dirname "$0")/lib.sh"
 cd "$MEDIBOT_ROOT"
-ensure_venv requirements/base.txt
+ensure_venv requirements/local.lock
 mkdir -p var
 export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-medibot.settings.local}"
 

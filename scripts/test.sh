@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$MEDIBOT_ROOT"
 ensure_mysql_build_deps
 apt_install docker-compose chromium
-ensure_venv requirements/dev.txt
+ensure_venv requirements/dev.lock
 export DJANGO_SETTINGS_MODULE=medibot.settings.test
 
 log "ruff"; ruff check .

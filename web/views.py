@@ -1,14 +1,12 @@
 """The server-rendered pages: login, logout, registration and the chat page.
 
 The chat page is a shell: its script talks to the JSON API under ``/api/chat/`` with the session
-cookie and the CSRF token. Every page here is sent with a strict Content-Security-Policy (no inline
-script or style), so injected markup could not run even if it reached the page.
+cookie and the CSRF token. Every page is sent with the project's strict Content-Security-Policy (no
+inline script or style; ``CONTENT_SECURITY_POLICY`` in settings), so injected markup could not run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -32,38 +30,9 @@ from chats import selectors as chat_selectors
 from chats.exceptions import SessionNotFound, StoreUnavailable
 from web.forms import RegistrationForm
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-
 SIGN_IN_PARSERS = [FormParser(), MultiPartParser()]
 
-View = Callable[..., HttpResponseBase]
 
-
-def content_security_policy(view: View) -> View:
-    """Sends CONTENT_SECURITY_POLICY with the page unless the view set a policy of its own."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        response = view(request, *args, **kwargs)
-        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        return response
-
-    return wrapped
-
-
-@method_decorator(content_security_policy, name="dispatch")
 class LoginPage(LoginView):
     """Django's login view behind the same failed-login budget as ``POST /api/auth/token``."""
 
@@ -83,13 +52,11 @@ class LoginPage(LoginView):
         return super().form_valid(form)
 
 
-@method_decorator(content_security_policy, name="dispatch")
 class LogoutPage(LogoutView):
     """POST only (Django's rule): a link or an image cannot log anyone out."""
 
 
 @method_decorator([sensitive_post_parameters("password", "password_confirm"), never_cache], name="dispatch")
-@method_decorator(content_security_policy, name="dispatch")
 class RegisterPage(FormView):
     """A new patient account (accounts.services.register_user), signed in straight away."""
 
@@ -119,7 +86,6 @@ class RegisterPage(FormView):
 
 
 @method_decorator(never_cache, name="dispatch")
-@method_decorator(content_security_policy, name="dispatch")
 class ChatPage(LoginRequiredMixin, TemplateView):
     """The chat shell; web/static/web/chat.js fills it from the JSON API (session cookie + CSRF)."""
 

@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+import medibot
 from chats.models import ChatMessage, ChatSession, SessionType
 
 
@@ -310,6 +311,7 @@ class HealthOutput(serializers.Serializer):
     outbox_depth = serializers.IntegerField(allow_null=True, help_text="chat writes waiting for MongoDB")
     outbox_failed = serializers.IntegerField(allow_null=True, help_text="entries that need an operator")
     down = serializers.ListField(child=serializers.CharField())
+    version = serializers.CharField(default=medibot.__version__, help_text="the running Medibot release")
 
 
 class StaffUserOutput(serializers.Serializer):

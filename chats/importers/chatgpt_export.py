@@ -128,7 +128,19 @@ class ChatGPTExportSource:
         return []
 
     def estimate(self) -> int | None:
-        return None
+        """Counted first: one streaming pass over the export (the import reads it once more)."""
+        total = 0
+        for member in self._members():
+            with ExitStack() as stack:
+                try:
+                    for conversation in iter_array(self._open(stack, member)):
+                        if isinstance(conversation, dict) and isinstance(conversation.get("mapping"), dict):
+                            total += sum(1 for node in active_branch(conversation) if _is_shown(node))
+                        else:
+                            total += 1
+                except ValueError:
+                    total += 1
+        return total
 
     def close(self) -> None:
         return None

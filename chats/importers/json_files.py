@@ -83,7 +83,17 @@ class JsonDirectorySource:
         return []
 
     def estimate(self) -> int | None:
-        return None
+        """Counted first: one pass over the files (the import reads each once more)."""
+        total = 0
+        for parts in conversation_files(self.directory, after=()):
+            try:
+                data = json.loads(values.text(self.directory.joinpath(*parts).read_bytes()))
+            except (values.BadValue, ValueError):
+                total += 1
+                continue
+            conversation = self._conversation(parts, data)
+            total += 1 if conversation is None else len(conversation[2])
+        return total
 
     def close(self) -> None:
         return None

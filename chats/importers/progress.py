@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from chats.importers.writer import Counts
+from medibot import metrics
 
 
 class Stream(Protocol):
@@ -109,6 +110,31 @@ class Lines:
         parts = ", ".join(f"{name} {value}" for name, value in _summary(self.counts).items())
         self.stream.write(f"{self.label}: {done}{of} rows ({parts}), {rate:.0f} rows/s{eta}\n")
         self.stream.flush()
+
+
+class Metered:
+    """Feeds ``medibot_migrate_chats_rows`` / ``_seconds`` (rows per second) around another progress."""
+
+    def __init__(self, inner: Progress, *, source: str) -> None:
+        self.inner = inner
+        self.source = source
+        self.read = 0
+        self.last = time.monotonic()
+
+    def start(self, *, total: int | None, done: int) -> None:
+        self.read, self.last = done, time.monotonic()
+        self.inner.start(total=total, done=done)
+
+    def update(self, counts: Counts) -> None:
+        now = time.monotonic()
+        metrics.record_migration_progress(
+            source=self.source, rows=counts.read - self.read, seconds=now - self.last
+        )
+        self.read, self.last = counts.read, now
+        self.inner.update(counts)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class Callback:

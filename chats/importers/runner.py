@@ -12,14 +12,14 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pymongo
 from django.db import connections
 
 from chats import services
 from chats.importers import runs
-from chats.importers.progress import Progress, Silent
+from chats.importers.progress import Metered, Progress, Silent
 from chats.importers.records import Batch
 from chats.importers.sources import Source
 from chats.importers.writer import Counts, Writer, prepare
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 # the request path's short MONGODB_TIMEOUT_MS.
 BATCH_TIMEOUT_SECONDS = 600
 BOOKKEEPING_TIMEOUT_SECONDS = 60
+QUARANTINE_LISTED = 1000  # a dry run lists this many quarantine reasons row by row
 STATISTICS_TIMEOUT_SECONDS = 3600  # one day's totals scan its window of every user's messages
 
 
@@ -43,6 +44,8 @@ class MigrationReport:
     users_created: int = 0
     stats_days: int = 0
     seconds: float = 0.0
+    # A dry run's quarantine reasons: (legacy unit, reason), the first QUARANTINE_LISTED of them.
+    would_quarantine: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -61,7 +64,7 @@ def migrate(
     """Import ``source`` (resuming its interrupted run), or with ``dry_run`` only count what would happen."""
     if batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
-    progress = progress or Silent()
+    progress = Metered(progress or Silent(), source=source.kind)
     started = time.monotonic()
     if dry_run:
         report = _pretend(source, batch_size, progress)
@@ -78,7 +81,10 @@ def _pretend(source: Source, batch_size: int, progress: Progress) -> MigrationRe
     try:
         for number, batch in enumerate(read_ahead(source.batches(None, batch_size=batch_size)), start=1):
             with pymongo.timeout(BATCH_TIMEOUT_SECONDS):
-                report.counts.add(writer.write(batch, batch_no=number).counts)
+                outcome = writer.write(batch, batch_no=number)
+            report.counts.add(outcome.counts)
+            room = QUARANTINE_LISTED - len(report.would_quarantine)
+            report.would_quarantine.extend(outcome.quarantined[: max(room, 0)])
             report.users_created += batch.users_created
             progress.update(report.counts)
     finally:

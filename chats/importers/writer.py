@@ -70,6 +70,8 @@ class Counts:
 class BatchOutcome:
     counts: Counts
     days: set[date] = field(default_factory=set)
+    # (legacy unit, reason) of each row quarantined (or, in a dry run, that would be).
+    quarantined: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -333,8 +335,9 @@ class Writer:
             )
             self._write(split, ledger, outcome)
             self._quarantine(split.quarantined)
-        for unit, _key, _reason, _row in split.quarantined:
+        for unit, _key, reason, _row in split.quarantined:
             ledger.mark(unit, "quarantined")
+            outcome.quarantined.append((unit, getattr(reason, "value", str(reason))))
         outcome.counts.add(ledger.counts())
         return outcome
 

@@ -10,5 +10,8 @@ class OutboxConfig(AppConfig):
 
     def ready(self) -> None:
         from chats.outbox.schedules import ensure_schedules_after_migrate
+        from chats.outbox.services import backlog_gauges
+        from medibot.metrics import register_scrape_source
 
+        register_scrape_source("outbox", backlog_gauges)
         post_migrate.connect(ensure_schedules_after_migrate, sender=self, dispatch_uid="chats-beat-schedules")

@@ -19,10 +19,12 @@ from django.db import DatabaseError, transaction
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from prometheus_client.core import Metric
 
 from chats import selectors, services, store
 from chats.exceptions import ChatError, SessionAlreadyExists
 from chats.outbox.models import OutboxEntry
+from medibot import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +135,18 @@ def failed_count() -> int:
     return OutboxEntry.objects.filter(status=OutboxEntry.Status.FAILED).count()
 
 
+def backlog_gauges() -> list[Metric]:
+    """Scrape-time gauges of /metrics: pending entries, the oldest one's age, failed entries."""
+    pending = OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING)
+    oldest = pending.order_by("id").values_list("created_at", flat=True).first()
+    age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    return [
+        metrics.gauge("medibot_outbox_depth", "Outbox entries waiting for delivery.", pending.count()),
+        metrics.gauge("medibot_outbox_oldest_age_seconds", "Age of the oldest pending outbox entry.", age),
+        metrics.gauge("medibot_outbox_failed", "Outbox entries marked failed (admin retry).", failed_count()),
+    ]
+
+
 # --- delivery ------------------------------------------------------------------------------------------
 
 
@@ -231,6 +245,7 @@ def drain(*, batch_size: int | None = None, max_batches: int = 1000) -> DrainRep
                 entry.delivered_at = timezone.now()
                 entry.attempts += 1
                 entry.save(update_fields=["status", "delivered_at", "attempts"])
+                metrics.record_outbox_delivery()
                 delivered += 1
     return DrainReport(delivered, failed, depth_after(), stopped_by_outage=False)
 
@@ -250,6 +265,7 @@ def _record_failure(entry: OutboxEntry, exc: Exception) -> int:
     if gave_up:
         entry.status = OutboxEntry.Status.FAILED
     entry.save(update_fields=["attempts", "last_error", "status"])
+    metrics.record_outbox_failure(gave_up=gave_up)
     logger.warning(
         "outbox entry not delivered",
         extra={"outbox_id": entry.pk, "kind": entry.kind, "error": entry.last_error, "gave_up": gave_up},

@@ -34,6 +34,7 @@ from chats.responders.base import EhrSummary, Reply, Responder, ResponderError, 
 from chats.services.messages import append_message, record_reply
 from chats.services.sessions import start_session
 from chats.services.validation import validate_text
+from medibot import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +179,7 @@ class _Turn:
             answer = self.queue_reply(session, question, reply)
             return TurnResult(session, question, answer, usage=None, queued=True)
         self.wake_outbox()
+        metrics.record_chat_turn("stored")
         return TurnResult(session=session, user_message=question, assistant_message=answer, usage=usage)
 
     # --- streamed turn ---------------------------------------------------------------------------------
@@ -216,6 +218,7 @@ class _Turn:
             answer, usage = self.store_reply(session, question, reply)
             stored = True
             self.wake_outbox()
+            metrics.record_chat_turn("stored")
             yield StreamEvent(
                 "done",
                 {
@@ -305,6 +308,7 @@ class _Turn:
             "chat reply failed",
             extra={"session_id": session.session_id, "message_id": failed.message_id, "code": error.code},
         )
+        metrics.record_chat_turn("failed")
         return ReplyFailed(
             FAILED_DETAIL,
             session_id=session.session_id,
@@ -381,4 +385,5 @@ class _Turn:
             reply=reply,
             created_at=answer.created_at,
         )
+        metrics.record_chat_turn("queued")
         return answer

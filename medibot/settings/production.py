@@ -2,8 +2,10 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from medibot.logs import logging_config
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import LOG_FORMAT, LOG_LEVEL, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
@@ -17,6 +19,10 @@ SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SESSION_COOKIE_SECURE = True
-CSRF_COOKIE_SECURE = True
+# Secure cookies follow the redirect: a plain-HTTP trial (DJANGO_SECURE_SSL_REDIRECT=false) can sign in.
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=SECURE_SSL_REDIRECT)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+
+# One JSON object per log line for the log shipper, unless LOG_FORMAT says otherwise.
+LOGGING = logging_config(log_format=LOG_FORMAT or "json", level=LOG_LEVEL)

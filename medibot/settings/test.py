@@ -55,7 +55,7 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or (REDIS_URL or "m
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or (REDIS_URL or "cache+memory://")
 CELERY_TASK_ALWAYS_EAGER = False
 
-LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 
 # Bulk test fixtures and flushes between tests are not request paths: give them room.
 DATABASES["chats"]["OPTIONS"]["timeoutMS"] = env.int("MONGODB_OPERATION_TIMEOUT_MS", default=30_000)

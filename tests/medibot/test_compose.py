@@ -327,3 +327,26 @@ def test_scaled_profile_adds_dedicated_queue_workers(services: dict[str, dict[st
 
     assert queues["worker-outbox"] == {"outbox"}
     assert queues["worker-outbox"] | queues["worker-import"] | {"default"} == WORKER_QUEUES
+
+
+# --- the README's recipe ends with a working admin login -----------------------------------------
+
+
+def test_web_creates_the_first_admin_before_serving(services: dict[str, dict[str, Any]]) -> None:
+    command = " ".join(services["web"]["command"])
+    assert command.index("ensure_superuser") < command.index("gunicorn")
+    environment = services["web"]["environment"]
+    for name in ("DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_PASSWORD", "DJANGO_SECURE_SSL_REDIRECT"):
+        assert name in environment, name
+
+
+def test_readme_recipe_writes_the_admin_and_plain_http_settings_into_env() -> None:
+    section = docker_section(README.read_text()) or ""
+    for name in (
+        "DJANGO_SECRET_KEY",
+        "MYSQL_PASSWORD",
+        "DJANGO_SUPERUSER_USERNAME",
+        "DJANGO_SUPERUSER_PASSWORD",
+        "DJANGO_SECURE_SSL_REDIRECT=false",
+    ):
+        assert name in section, name

@@ -40,6 +40,7 @@ OWNER_OBJECT = "owner object"
 OWNER_COLLECTION = "owner collection"
 STAFF = "staff"
 ADMIN = "admin"
+METRICS_TOKEN = "metrics token or network"  # tests/medibot/test_metrics.py
 
 EHR_BODIES: dict[str, dict[str, Any]] = {
     "allergies": {"substance": "Intrudermycin", "reaction": "pwned"},
@@ -53,6 +54,9 @@ ACCESS: dict[str, str] = {
     # public
     "api/schema/": PUBLIC,
     "api/docs/": PUBLIC,
+    "api/redoc/": PUBLIC,
+    # Prometheus scrapes: METRICS_TOKEN or METRICS_ALLOWED_IPS, never a user session
+    "metrics": METRICS_TOKEN,
     "api/auth/register": PUBLIC,
     "api/auth/token": PUBLIC,
     "api/chat/health": PUBLIC,
@@ -258,7 +262,7 @@ def test_anonymous_gets_401_on_every_api_route_that_is_not_public(world: World) 
 
 
 def test_anonymous_is_sent_to_sign_in_from_every_web_page_that_is_not_public() -> None:
-    pages = [r for r in routes() if not r.is_api and access_of(r) not in (PUBLIC, ADMIN)]
+    pages = [r for r in routes() if not r.is_api and access_of(r) not in (PUBLIC, ADMIN, METRICS_TOKEN)]
     assert pages
     for route in pages:
         response = Client().get(route.url())

@@ -27,7 +27,7 @@ def bandit_findings() -> list[str]:
         check=False,
     )
     if "No module named bandit" in scan.stderr:
-        pytest.fail("bandit is not installed: it is pinned in requirements/dev.txt")
+        pytest.fail("bandit is not installed: it is pinned in requirements/dev.in")
     report = json.loads(scan.stdout)
     assert not report["errors"], report["errors"]
     return [

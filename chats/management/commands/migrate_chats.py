@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import contextlib
+from collections import Counter
+from typing import IO, Any
 
 import pymongo
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.db import DatabaseError
+from pymongo.errors import PyMongoError
+from tqdm.contrib.logging import logging_redirect_tqdm
 
+from chats import store
 from chats.exceptions import ChatError
 from chats.importers import progress, rollback, runner, runs, verify
 from chats.importers.sources import SOURCES, Source, open_source
@@ -15,6 +22,17 @@ from chats.importers.sources import SOURCES, Source, open_source
 STATUS_TIMEOUT_SECONDS = 60
 EXIT_MISMATCH = 1
 EXIT_QUARANTINED = 2
+EXIT_STORE_UNAVAILABLE = 3
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``1 entry``, ``0 entries``."""
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+def preflight_seconds() -> float:
+    """How long the chat store may take to answer a ping before the command gives up."""
+    return max(settings.MONGODB_TIMEOUT_MS / 1000, 1.0) * 2.5
 
 
 def _positive_int(text: str) -> int:
@@ -33,9 +51,11 @@ class _Unended:
 
     def __init__(self, wrapper: OutputWrapper) -> None:
         self.wrapper = wrapper
+        self.raw: IO[str] = wrapper._out  # type: ignore[assignment]
 
     def write(self, text: str) -> None:
-        self.wrapper.write(text, ending="")
+        # Straight to the stream: Django would paint stderr in its error colour.
+        self.raw.write(text)
 
     def flush(self) -> None:
         self.wrapper.flush()
@@ -79,17 +99,42 @@ class Command(BaseCommand):
         parser.add_argument("--progress-interval", type=float, default=10.0, help="seconds between lines")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not (options["status"] or options["rollback"] or options["source"]):
+            raise CommandError("give --source (or --status, or --rollback RUN_ID)")
         try:
+            self._check_store()
             if options["status"]:
                 self._status()
             elif options["rollback"]:
                 self._rollback(options["rollback"])
-            elif options["source"]:
-                self._source_command(options)
             else:
-                raise CommandError("give --source (or --status, or --rollback RUN_ID)")
+                self._source_command(options)
         except ChatError as exc:
             raise CommandError(exc.message) from exc
+        except PyMongoError as exc:
+            raise CommandError(
+                f"chat store unavailable ({exc.__class__.__name__}); nothing more was done, "
+                "re-run when `manage.py chats_doctor` passes",
+                returncode=EXIT_STORE_UNAVAILABLE,
+            ) from exc
+        except DatabaseError as exc:
+            raise CommandError(
+                f"relational database unavailable ({exc.__class__.__name__}); re-run when it answers",
+                returncode=EXIT_STORE_UNAVAILABLE,
+            ) from exc
+
+    def _check_store(self) -> None:
+        """A stopped or frozen chat store fails here within seconds, not after a job's long deadline."""
+        seconds = preflight_seconds()
+        try:
+            with pymongo.timeout(seconds):
+                store.database().command("ping")
+        except PyMongoError as exc:
+            raise CommandError(
+                f"chat store unavailable: no answer within {seconds:.0f} s ({exc.__class__.__name__}); "
+                "nothing was done",
+                returncode=EXIT_STORE_UNAVAILABLE,
+            ) from exc
 
     def _open(self, options: dict[str, Any]) -> Source:
         try:
@@ -121,13 +166,16 @@ class Command(BaseCommand):
                 label=f"migrate_chats {source.kind}",
                 interval=options["progress_interval"],
             )
-            report = runner.migrate(
-                source=source,
-                batch_size=options["batch_size"],
-                dry_run=options["dry_run"],
-                restart=options["restart"],
-                progress=bar,
-            )
+            # Log lines go through tqdm while its bar is drawn, so they never tear it.
+            redirect = logging_redirect_tqdm() if isinstance(bar, progress.Bar) else contextlib.nullcontext()
+            with redirect:
+                report = runner.migrate(
+                    source=source,
+                    batch_size=options["batch_size"],
+                    dry_run=options["dry_run"],
+                    restart=options["restart"],
+                    progress=bar,
+                )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         finally:
@@ -135,31 +183,51 @@ class Command(BaseCommand):
         if verbosity >= 1:
             self._summary(report)
         if report.counts.quarantined and not options["allow_quarantine"]:
-            raise CommandError(
-                f"{report.counts.quarantined} legacy rows were quarantined (see the migration_quarantine "
-                "collection); fix them or pass --allow-quarantine.",
-                returncode=EXIT_QUARANTINED,
-            )
+            rows = plural(report.counts.quarantined, "legacy row")
+            if report.dry_run:
+                message = f"{rows} would be quarantined (reasons above); fix them or pass --allow-quarantine."
+            else:
+                message = (
+                    f"{rows} {'was' if report.counts.quarantined == 1 else 'were'} quarantined (see the "
+                    "migration_quarantine collection); fix them or pass --allow-quarantine."
+                )
+            raise CommandError(message, returncode=EXIT_QUARANTINED)
 
     def _summary(self, report: runner.MigrationReport) -> None:
         counts = report.counts
         if report.dry_run:
             self.stdout.write(
-                f"dry run, nothing written: would read {counts.read} rows = insert {counts.inserted} "
-                f"+ already present {counts.already_present} + quarantine {counts.quarantined}; "
-                f"would create {report.users_created} accounts"
+                f"dry run, nothing written: would read {plural(counts.read, 'row')} = insert "
+                f"{counts.inserted} + already present {counts.already_present} + quarantine "
+                f"{counts.quarantined}; would create {plural(report.users_created, 'account')}"
             )
+            self._would_quarantine(report)
             return
         resumed = " (resumed)" if report.resumed else ""
         self.stdout.write(
-            f"run {report.run_id}{resumed} finished in {report.seconds:.1f} s: read {counts.read} rows = "
-            f"inserted {counts.inserted} + already present {counts.already_present} "
-            f"+ quarantined {counts.quarantined}"
+            f"run {report.run_id}{resumed} finished in {report.seconds:.1f} s: read "
+            f"{plural(counts.read, 'row')} = inserted {counts.inserted} + already present "
+            f"{counts.already_present} + quarantined {counts.quarantined}"
         )
         self.stdout.write(
             f"  sessions created {counts.sessions_inserted}, messages created {counts.messages_inserted}, "
             f"accounts created {report.users_created}, "
-            f"daily statistics recomputed for {report.stats_days} days"
+            f"daily statistics recomputed for {plural(report.stats_days, 'day')}"
+        )
+
+    def _would_quarantine(self, report: runner.MigrationReport) -> None:
+        """The reasons a real run would record in migration_quarantine, row by row, then by reason."""
+        listed = report.would_quarantine
+        if not listed:
+            return
+        self.stdout.write(f"would quarantine {plural(report.counts.quarantined, 'row')}:")
+        for unit, reason in listed:
+            self.stdout.write(f"  {unit}: {reason}")
+        if report.counts.quarantined > len(listed):
+            self.stdout.write(f"  ... and {report.counts.quarantined - len(listed)} more")
+        by_reason = Counter(reason for _unit, reason in listed)
+        self.stdout.write(
+            "  by reason: " + ", ".join(f"{reason} {count}" for reason, count in by_reason.most_common())
         )
 
     def _verify(self, source: Source, batch_size: int, verbosity: int) -> None:
@@ -170,8 +238,9 @@ class Command(BaseCommand):
         )
         if verbosity >= 1:
             self.stdout.write(
-                f"verified {report.conversations} conversations ({report.messages} messages, "
-                f"{report.quarantined} quarantined rows not expected): {len(report.mismatches)} mismatches"
+                f"verified {plural(report.conversations, 'conversation')} "
+                f"({plural(report.messages, 'message')}, {plural(report.quarantined, 'quarantined row')} "
+                f"not expected): {plural(len(report.mismatches), 'mismatch', 'mismatches')}"
             )
         if not report.ok:
             raise CommandError(
@@ -202,7 +271,8 @@ class Command(BaseCommand):
     def _rollback(self, run_id: str) -> None:
         report = rollback.rollback_run(run_id=run_id)
         self.stdout.write(
-            f"rolled back run {report.run_id}: deleted {report.messages_deleted} messages and "
-            f"{report.sessions_deleted} sessions; kept {report.sessions_kept} sessions that hold "
-            f"messages written since; removed {report.quarantine_deleted} quarantine entries"
+            f"rolled back run {report.run_id}: deleted {plural(report.messages_deleted, 'message')} and "
+            f"{plural(report.sessions_deleted, 'session')}; kept {plural(report.sessions_kept, 'session')} "
+            f"that hold messages written since; removed "
+            f"{plural(report.quarantine_deleted, 'quarantine entry', 'quarantine entries')}"
         )
