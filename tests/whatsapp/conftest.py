@@ -46,7 +46,7 @@ def post(
     document: dict[str, Any] | bytes, *, secret: str = deliveries.APP_SECRET, client: Client | None = None
 ) -> Any:
     body, headers = deliveries.signed(document, secret=secret)
-    return (client or Client()).post(WEBHOOK, data=body, content_type="application/json", **headers)
+    return (client or Client()).post(WEBHOOK, data=body, content_type="application/json", headers=headers)
 
 
 def run_worker() -> dict[str, list[str]]:

@@ -76,7 +76,7 @@ def text(sender: str, body: str, *, wamid: str | None = None, at: int | None = N
 
 
 def image(sender: str, *, caption: str = "") -> dict[str, Any]:
-    body = {
+    body: dict[str, Any] = {
         "mime_type": "image/jpeg",
         "sha256": "IRR2fTXJ3HZa6uI6LcqU8VV1WdAhnPBkR0P8WqYLKYk=",
         "id": "1003383421387256",
@@ -127,4 +127,4 @@ def status(wamid: str, state: str, recipient: str, *, error_code: int | None = N
 def signed(document: dict[str, Any] | bytes, *, secret: str = APP_SECRET) -> tuple[bytes, dict[str, str]]:
     """The raw body and the headers Meta sends with it."""
     body = document if isinstance(document, bytes) else json.dumps(document).encode()
-    return body, {"HTTP_X_HUB_SIGNATURE_256": sign(body, secret=secret)}
+    return body, {"X-Hub-Signature-256": sign(body, secret=secret)}

@@ -78,7 +78,7 @@ def test_the_signature_is_checked_before_the_body_is_parsed(channel: FakeGraphAp
 def test_a_body_signed_and_then_changed_is_403(channel: FakeGraphApi) -> None:
     body, headers = deliveries.signed(deliveries.text(PATIENT, "hello"))
     tampered = body.replace(b"hello", b"HELLO")
-    response = Client().post(WEBHOOK, data=tampered, content_type="application/json", **headers)
+    response = Client().post(WEBHOOK, data=tampered, content_type="application/json", headers=headers)
     assert response.status_code == 403
 
 
