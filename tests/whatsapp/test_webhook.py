@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tests.whatsapp import deliveries
 from tests.whatsapp.conftest import WEBHOOK, post
 from tests.whatsapp.fake_graph_server import FakeGraphApi
+from whatsapp import services
 from whatsapp.models import InboundMessage
 
 pytestmark = pytest.mark.django_db(databases=["default"])
@@ -141,3 +144,11 @@ def test_the_same_delivery_three_times_is_recorded_once(channel: FakeGraphApi) -
     assert [a["received"] for a in answers] == [1, 0, 0]
     assert [a["duplicates"] for a in answers] == [0, 1, 1]
     assert InboundMessage.objects.count() == 1
+
+
+def test_messages_whose_task_was_lost_are_picked_up_by_the_resume_job(channel: FakeGraphApi) -> None:
+    post(deliveries.text(PATIENT, "hello"))
+    fresh = services.stalled_work()
+    InboundMessage.objects.update(received_at=timezone.now() - timedelta(minutes=2))
+    assert fresh.inbound_ids == []
+    assert services.stalled_work().inbound_ids == [InboundMessage.objects.get().pk]
