@@ -53,6 +53,8 @@
     chatEmpty: $("chat-empty"),
     messages: $("message-list"),
     composer: $("composer"),
+    whatsappNote: $("whatsapp-note"),
+    channelBadge: $("channel-badge"),
     input: $("message-input"),
     send: $("send-button"),
     renameDialog: $("rename-dialog"),
@@ -251,6 +253,7 @@
     const meta = element("span", "session-meta");
     if (session.is_pinned) meta.append(element("span", "session-badge", "Pinned"));
     if (session.is_archived) meta.append(element("span", "session-badge", "Archived"));
+    if (isWhatsApp(session)) meta.append(element("span", "session-badge session-badge--whatsapp", "WhatsApp"));
     meta.append(element("span", "session-date", formatDate(session.last_message_at || session.updated_at)));
     button.append(meta);
     if (state.session && state.session.session_id === session.session_id) {
@@ -390,9 +393,18 @@
     return item;
   }
 
+  /* WhatsApp conversations are shown read-only: the patient continues them on WhatsApp. */
+  function isWhatsApp(session) {
+    return Boolean(session && session.channel === "whatsapp");
+  }
+
   function renderConversationHeader() {
     const session = state.session;
     const open = Boolean(session && session.saved);
+    const whatsapp = isWhatsApp(session);
+    ui.composer.hidden = whatsapp;
+    ui.whatsappNote.hidden = !whatsapp;
+    ui.channelBadge.hidden = !whatsapp;
     ui.title.textContent = session ? sessionTitle(session) : "New conversation";
     ui.tools.hidden = !open;
     if (!open) {
@@ -586,7 +598,7 @@
   }
 
   async function sendMessage(text) {
-    if (state.sending || !text.trim()) return;
+    if (state.sending || !text.trim() || isWhatsApp(state.session)) return;
     setSending(true);
     ui.input.value = "";
     if (state.opening) await state.opening;
