@@ -96,7 +96,7 @@ def measure(base: str, requests: int, warmup: int) -> dict[str, Any]:
         "p99_ms": round(percentile(every, 0.99), 2),
         "by_kind_p95_ms": {kind: round(percentile(values, 0.95), 2) for kind, values in samples.items()},
     }
-    summary["meets_target"] = summary["p95_ms"] < TARGET_P95_MS
+    summary["meets_target"] = percentile(every, 0.95) < TARGET_P95_MS
     return summary
 
 
