@@ -131,10 +131,22 @@ def _contact_for(phone: str) -> tuple[Contact, bool]:
 
 
 def handle_inbound(*, inbound_id: int) -> str:
-    """Process one received message exactly once (a claim on its row); returns the outcome."""
+    """Process one received message exactly once (a claim on its row); returns the outcome.
+
+    An error releases the claim so the task's retry (or ``resume_pending``) can take it again."""
     inbound = _claim_inbound(inbound_id)
     if inbound is None:
         return "already_claimed"
+    try:
+        return _process(inbound)
+    except Exception:
+        InboundMessage.objects.filter(pk=inbound.pk, state=InboundMessage.State.PROCESSING).update(
+            state=InboundMessage.State.RECEIVED, claimed_until=None
+        )
+        raise
+
+
+def _process(inbound: InboundMessage) -> str:
     phone = phones.to_e164(inbound.sender)
     if phone is None:
         return _finish_inbound(inbound, state=InboundMessage.State.IGNORED, outcome="bad_phone_number")
