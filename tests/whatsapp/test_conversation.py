@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -378,3 +379,18 @@ def _status(wamid: str, state: str, *, error_code: int | None = None) -> Any:
 def _status_item(wamid: str, state: str) -> dict[str, Any]:
     update = _status(wamid, state)
     return {"wamid": update.wamid, "status": update.status, "at": update.at.isoformat()}
+
+
+def test_the_channel_logs_ids_never_text_or_phone_numbers(
+    channel: FakeGraphApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    post(deliveries.text("447700900199", "my secret symptom zxqv"))
+    post(deliveries.text("447700900199", "my secret symptom zxqv"))
+    channel.answer_next(503)
+    run_worker()
+    run_worker()
+    logged = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    assert "whatsapp" in logged
+    assert "zxqv" not in logged
+    assert "7700900199" not in logged
