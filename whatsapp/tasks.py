@@ -14,6 +14,8 @@ from whatsapp.exceptions import StorageNotReady
 
 logger = logging.getLogger(__name__)
 
+UNKNOWN_STATUS_RETRIES = 3
+
 
 def _enqueue(task: Any, *args: Any, **options: Any) -> None:
     """Never fails the caller: ``resume_pending`` (every minute) picks up what was not enqueued."""
@@ -46,9 +48,14 @@ def send_reply(self: Any, reply_id: int) -> str:
         raise self.retry(exc=exc, countdown=30, max_retries=20) from exc
 
 
-@shared_task(acks_late=True, autoretry_for=(pymongo.errors.PyMongoError,), retry_backoff=True, max_retries=8)
-def apply_statuses(updates: list[dict[str, Any]]) -> int:
+@shared_task(
+    bind=True, acks_late=True, autoretry_for=(pymongo.errors.PyMongoError,), retry_backoff=True, max_retries=8
+)
+def apply_statuses(self: Any, updates: list[dict[str, Any]]) -> int:
+    """A callback can overtake the recording of the part it is about (the send's answer is still
+    on its way): unknown ``wamid``s are tried again a few times, then ignored."""
     applied = 0
+    unknown: list[dict[str, Any]] = []
     for item in updates:
         update = payloads.StatusUpdate(
             wamid=item["wamid"],
@@ -57,7 +64,12 @@ def apply_statuses(updates: list[dict[str, Any]]) -> int:
             error_code=item.get("error_code"),
             error_title=item.get("error_title", ""),
         )
-        applied += services.apply_status(update=update)
+        if services.apply_status(update=update):
+            applied += 1
+        else:
+            unknown.append(item)
+    if unknown and self.request.retries < UNKNOWN_STATUS_RETRIES and not self.request.is_eager:
+        self.apply_async(args=[unknown], countdown=10, retries=self.request.retries + 1)
     return applied
 
 
