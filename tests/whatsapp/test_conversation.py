@@ -394,3 +394,18 @@ def test_the_channel_logs_ids_never_text_or_phone_numbers(
     assert "whatsapp" in logged
     assert "zxqv" not in logged
     assert "7700900199" not in logged
+
+
+def test_staff_see_why_a_reply_was_not_sent_in_the_admin_without_its_text(channel: FakeGraphApi) -> None:
+    known_patient()
+    post(deliveries.text("4915112345678", "STOP"))
+    post(deliveries.text("4915112345678", "secret words qqzz"))
+    run_worker()
+    staff = User.objects.create_superuser("wa-admin", "wa@example.test", "x-unused-1a2b")
+    admin_client = Client()
+    admin_client.force_login(staff)
+    for page in ("contact", "inboundmessage", "outboundreply"):
+        response = admin_client.get(f"/admin/whatsapp/{page}/")
+        assert response.status_code == 200
+        assert b"qqzz" not in response.content
+    assert b"opted_out" in admin_client.get("/admin/whatsapp/inboundmessage/").content
