@@ -374,7 +374,7 @@ def send_reply(*, reply_id: int) -> str:
             pk=reply_id, state__in=[OutboundReply.State.PENDING, OutboundReply.State.AWAITING_STORAGE]
         )
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .update(claimed_until=now + SEND_LEASE, attempts=F("attempts") + 1)
+        .update(claimed_until=now + SEND_LEASE)
     )
     if not claimed:
         return "not_claimed"
@@ -396,8 +396,9 @@ def _deliver(reply: OutboundReply) -> str:
         return _not_sent(reply, reason="opted_out")
     if contact.last_inbound_at is None or timezone.now() - contact.last_inbound_at > CUSTOMER_SERVICE_WINDOW:
         return _not_sent(reply, reason="outside_24h_window")
-    if reply.attempts > MAX_SEND_ATTEMPTS:
+    if reply.attempts >= MAX_SEND_ATTEMPTS:
         return _failed(reply, reason="too_many_attempts")
+    OutboundReply.objects.filter(pk=reply.pk).update(attempts=F("attempts") + 1)
     parts = formatting.split(formatting.to_whatsapp(reply.text)) or [reply.text]
     if reply.parts_total != len(parts):
         reply.parts_total = len(parts)

@@ -409,3 +409,17 @@ def test_staff_see_why_a_reply_was_not_sent_in_the_admin_without_its_text(channe
         assert response.status_code == 200
         assert b"qqzz" not in response.content
     assert b"opted_out" in admin_client.get("/admin/whatsapp/inboundmessage/").content
+
+
+def test_a_reply_that_keeps_failing_transiently_is_given_up_after_its_attempts(channel: FakeGraphApi) -> None:
+    known_patient()
+    post(deliveries.text("4915112345678", "hello"))
+    outcomes = run_worker()
+    reply = OutboundReply.objects.get()
+    assert outcomes["replies"] == ["sent"]
+    OutboundReply.objects.filter(pk=reply.pk).update(
+        state=OutboundReply.State.PENDING, attempts=services.MAX_SEND_ATTEMPTS, parts_sent=0
+    )
+    assert services.send_reply(reply_id=reply.pk) == "failed"
+    assert OutboundReply.objects.get().reason == "too_many_attempts"
+    assert len(channel.accepted()) == 1
