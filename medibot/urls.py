@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/auth/", include("accounts.api.urls")),
     path("api/ehr/", include("ehr.urls")),
     path("api/audit/", include("audit.urls")),
+    path("", include("whatsapp.urls")),
     path("", include("chats.api.urls")),
     path("", include("web.urls")),
 ]

@@ -8,6 +8,7 @@ the chat turn (user message, reply, outage fallback) is ``chats.services.turn``.
 
 from chats.builders import content_hash
 from chats.responders.base import Reply
+from chats.services.delivery import record_delivery_status, set_message_attachments
 from chats.services.messages import append_message, record_reply
 from chats.services.retention import CleanupReport, cleanup_chats
 from chats.services.sessions import (
@@ -48,10 +49,12 @@ __all__ = [
     "compute_daily_stats",
     "content_hash",
     "delete_session_permanently",
+    "record_delivery_status",
     "record_reply",
     "restore_session",
     "set_archived",
     "set_legal_hold",
+    "set_message_attachments",
     "set_pinned",
     "soft_delete_session",
     "start_session",

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "chats.apps.ChatsConfig",
     "chats.outbox.apps.OutboxConfig",
     "web.apps.WebConfig",
+    "whatsapp.apps.WhatsAppConfig",
 ]
 
 MIDDLEWARE = [
@@ -275,6 +276,18 @@ OPENAI_PRICE_PER_1K_PROMPT = env.str("OPENAI_PRICE_PER_1K_PROMPT", default="0")
 OPENAI_PRICE_PER_1K_COMPLETION = env.str("OPENAI_PRICE_PER_1K_COMPLETION", default="0")
 if CHAT_RESPONDER == "openai" and not OPENAI_API_KEY and OPENAI_BASE_URL.startswith("https://api.openai.com"):
     raise ImproperlyConfigured("CHAT_RESPONDER=openai against api.openai.com needs OPENAI_API_KEY.")
+
+# --- WhatsApp channel (Meta's WhatsApp Business Cloud API) --------------------------------------
+# The channel is off (the webhook answers 404) while WHATSAPP_APP_SECRET is empty.
+WHATSAPP_APP_SECRET = env.str("WHATSAPP_APP_SECRET", default="")
+WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
+WHATSAPP_ACCESS_TOKEN = env.str("WHATSAPP_ACCESS_TOKEN", default="")
+WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="")
+WHATSAPP_GRAPH_API_URL = env.str("WHATSAPP_GRAPH_API_URL", default="https://graph.facebook.com/v23.0").rstrip("/")
+WHATSAPP_SEND_TIMEOUT_SECONDS = env.float("WHATSAPP_SEND_TIMEOUT_SECONDS", default=10.0)
+WHATSAPP_SESSION_GAP_MINUTES = env.int("WHATSAPP_SESSION_GAP_MINUTES", default=30)  # as migrate_chats
+WHATSAPP_MAX_BODY_BYTES = env.int("WHATSAPP_MAX_BODY_BYTES", default=1_000_000)
+WHATSAPP_LINK_CODE_MINUTES = env.int("WHATSAPP_LINK_CODE_MINUTES", default=15)
 
 # --- DRF --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -64,6 +64,7 @@ ACCESS: dict[str, str] = {
     "register/": PUBLIC,
     "logout/": PUBLIC,
     "admin/login/": PUBLIC,
+    "webhooks/whatsapp": PUBLIC,  # signed by Meta (403 unsigned); 404 while the channel is off
     # the caller's own account, chats, record and access log
     "": OWNER_COLLECTION,
     "api/auth/logout": OWNER_COLLECTION,
@@ -78,6 +79,7 @@ ACCESS: dict[str, str] = {
     "api/chat/search": OWNER_COLLECTION,
     "api/chat/export": OWNER_COLLECTION,
     "api/chat/token-usage": OWNER_COLLECTION,
+    "whatsapp/link/": OWNER_COLLECTION,
     # one owner's object
     "api/chat": OWNER_OBJECT,
     "api/chat/send": OWNER_OBJECT,
@@ -143,6 +145,8 @@ COLLECTION_CASES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, str]] 
     ("api/chat/search", "get"): (f"?q={SHARED_WORD}", None, "bobsleigh"),
     ("api/chat/export", "get"): ("", None, "bobsleigh"),
     ("api/chat/token-usage", "get"): ("", None, '"total_tokens":18'),
+    ("whatsapp/link/", "get"): ("", None, "Link your WhatsApp number"),
+    ("whatsapp/link/", "post"): ("", {"code": "ABCD-2345"}, "unknown, already used or expired"),
     **{(f"api/ehr/me/{kind}/", "get"): ("", None, "results") for kind in RECORD_MODELS},
 }
 

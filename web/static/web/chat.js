@@ -62,6 +62,8 @@
     chatEmpty: $("chat-empty"),
     messages: $("message-list"),
     composer: $("composer"),
+    whatsappNote: $("whatsapp-note"),
+    channelBadge: $("channel-badge"),
     input: $("message-input"),
     send: $("send-button"),
     renameDialog: $("rename-dialog"),
@@ -290,6 +292,7 @@
     const meta = element("span", "session-meta");
     if (session.is_pinned) meta.append(element("span", "session-badge", "Pinned"));
     if (session.is_archived) meta.append(element("span", "session-badge", "Archived"));
+    if (isWhatsApp(session)) meta.append(element("span", "session-badge session-badge--whatsapp", "WhatsApp"));
     meta.append(element("span", "session-date", formatDate(session.last_message_at || session.updated_at)));
     button.append(meta);
     if (state.session && state.session.session_id === session.session_id) {
@@ -562,9 +565,18 @@
     return item;
   }
 
+  /* WhatsApp conversations are shown read-only: the patient continues them on WhatsApp. */
+  function isWhatsApp(session) {
+    return Boolean(session && session.channel === "whatsapp");
+  }
+
   function renderConversationHeader() {
     const session = state.session;
     const open = Boolean(session && session.saved);
+    const whatsapp = isWhatsApp(session);
+    ui.composer.hidden = whatsapp;
+    ui.whatsappNote.hidden = !whatsapp;
+    ui.channelBadge.hidden = !whatsapp;
     ui.title.textContent = session ? (session.saved || session.title ? sessionTitle(session) : "Conversation") : "New conversation";
     ui.title.title = ui.title.textContent; // the whole title on hover when it is ellipsised
     ui.tools.hidden = !open;
@@ -864,7 +876,7 @@
   }
 
   async function sendMessage(text) {
-    if (state.sending || !text.trim()) return;
+    if (state.sending || !text.trim() || isWhatsApp(state.session)) return;
     setSending(true);
     ui.input.value = "";
     fitComposer();
