@@ -166,6 +166,7 @@ class ThreadEntry:
     vote: str
     usage: TokenUsage | None
     sources: list[str]
+    delivery: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,18 @@ def _source_label(source: Any) -> str:
         parts = [str(source[key]) for key in ("title", "source", "url", "page") if source.get(key)]
         return " · ".join(parts) or json.dumps(source, ensure_ascii=False)[:300]
     return str(source)[:300]
+
+
+def _delivery_label(message: ChatMessage) -> str:
+    """A reply's delivery over another channel (WhatsApp), as the channel last reported it."""
+    delivery = (message.metadata or {}).get("delivery")
+    if not isinstance(delivery, dict) or not delivery.get("status"):
+        return ""
+    label = f"{delivery.get('channel') or 'channel'}: {delivery['status']}"
+    error = delivery.get("error")
+    if isinstance(error, dict) and error.get("code"):
+        label += f" (error {error['code']})"
+    return label
 
 
 def _cursor(request: HttpRequest, name: str) -> int | None:
@@ -219,6 +232,7 @@ def conversation_page(*, session: ChatSession, before: int | None, after: int | 
             vote=votes.get(message.pk, ""),
             usage=usage.get(message.pk),
             sources=[_source_label(source) for source in message.source_documents or []],
+            delivery=_delivery_label(message),
         )
         for message in page.items
     ]

@@ -10,13 +10,14 @@ from django.contrib.auth.models import Permission
 from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from audit.models import AuditEvent
 from chats import services
 from chats.models import ChatSession
-from tests.chats.factories import bulk_messages, session_with_messages
+from tests.chats.factories import bulk_messages, exchange, session_with_messages
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
@@ -50,7 +51,7 @@ def _page(client: Client, session: ChatSession, query: str = "") -> str:
 def test_staff_with_the_permission_reads_the_whole_conversation_on_the_session_page(reader: Client) -> None:
     owner = make_user(username="thread-patient")
     session = services.start_session(user_id=owner.pk, title="Migraine")
-    _, reply, _ = services.record_exchange(
+    _, reply, _ = exchange(
         session=session,
         user_content="Line one\nline two <b>not bold</b>",
         reply=services.Reply(
@@ -203,3 +204,22 @@ def test_a_message_page_links_to_the_message_in_its_thread() -> None:
     assert f'href="/admin/chats/chatsession/{session.pk}/change/?before=3#message-2"' in page
     assert 'id="message-2"' in thread
     assert 'id="message-3"' not in thread
+
+
+def test_the_thread_shows_a_replys_delivery_status_over_whatsapp(reader: Client) -> None:
+    owner = make_user(username="whatsapp-thread-patient")
+    session = services.start_session(user_id=owner.pk, channel="whatsapp")
+    _, reply, _ = exchange(session=session, user_content="hello", reply=services.Reply(content="Hi there"))
+    for status in ("sent", "failed"):
+        services.record_delivery_status(
+            user_id=owner.pk,
+            message_id=reply.message_id,
+            channel="whatsapp",
+            status=status,
+            at=timezone.now(),
+            error={"code": 131026, "title": "Message undeliverable"} if status == "failed" else None,
+        )
+
+    page = _page(reader, session)
+
+    assert "delivery whatsapp: failed (error 131026)" in page

@@ -15,7 +15,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from chats import services
 from chats.models import ChatSession
-from tests.chats.factories import bulk_messages
+from tests.chats.factories import bulk_messages, exchange
 from tests.factories import make_user
 from tests.web.conftest import screenshot
 
@@ -52,7 +52,7 @@ def conversation() -> ChatSession:
     patient = make_user(username="demo-patient", email="demo@example.test", phone_number="+4915112345678")
     session = services.start_session(user_id=patient.pk, title="Headache since Monday")
     bulk_messages(session=session, count=118)
-    services.record_exchange(
+    exchange(
         session=session,
         user_content="The headache is worse in the morning.\nShould I worry? <b>really</b>",
         reply=services.Reply(
