@@ -11,7 +11,6 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from web.views import content_security_policy
 from whatsapp import phones, services
 from whatsapp.exceptions import InvalidLinkCode
 from whatsapp.models import Contact
@@ -25,7 +24,7 @@ class LinkCodeForm(forms.Form):
     )
 
 
-@method_decorator([never_cache, content_security_policy], name="dispatch")
+@method_decorator(never_cache, name="dispatch")
 @method_decorator(sensitive_post_parameters("code"), name="post")
 class LinkWhatsAppPage(LoginRequiredMixin, View):
     """Signed-in only: the code proves the phone, the session proves the account."""
