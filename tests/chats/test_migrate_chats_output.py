@@ -16,7 +16,7 @@ from tests.chats.test_migrate_chats import FIXTURES, hybrid_store, migrate_chats
 from tests.factories import make_user
 from tests.support.processes import MongoServer, child_env, manage
 
-pytestmark = pytest.mark.django_db(databases=["default", "chats"])
+pytestmark = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
 
 
 class Terminal(io.StringIO):
