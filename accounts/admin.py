@@ -13,6 +13,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from rest_framework.authtoken.models import TokenProxy
 
 from accounts.models import User
 from audit.admin_access import record_changelist_reads
@@ -57,3 +58,9 @@ class UserAdmin(DjangoUserAdmin):
             counts["session_count"],
             counts["message_count"],
         )
+
+
+# DRF's token admin lists every key in plain text; API tokens are ``accounts.ApiToken`` digests
+# now and are never shown in the admin (revoke them by changing the user's password).
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)

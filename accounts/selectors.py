@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 from medibot.routers import lag_tolerant
 
 
@@ -22,3 +22,8 @@ def users_page(*, after: int, size: int) -> list[User]:
     A staff listing that may be a second stale: served by the read replica when there is one.
     """
     return list(User.objects.filter(pk__gt=after).order_by("pk")[: size + 1])
+
+
+def token_by_key(*, key: str) -> ApiToken | None:
+    """The stored token whose digest matches ``key`` (live or not), with its user."""
+    return ApiToken.objects.select_related("user").filter(digest=ApiToken.digest_of(key)).first()

@@ -23,3 +23,10 @@ class UserFactory(factory.django.DjangoModelFactory):
 def make_user(**fields: object) -> User:
     """A saved user (typed for mypy; factory-boy's calls are untyped)."""
     return cast(User, UserFactory(**fields))
+
+
+def token_for(user: User) -> str:
+    """A fresh API token key for ``user`` (the database keeps only its digest)."""
+    from accounts.services import issue_token
+
+    return issue_token(user=user).key

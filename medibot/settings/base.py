@@ -271,10 +271,13 @@ OPENAI_PRICE_PER_1K_COMPLETION = env.str("OPENAI_PRICE_PER_1K_COMPLETION", defau
 if CHAT_RESPONDER == "openai" and not OPENAI_API_KEY and OPENAI_BASE_URL.startswith("https://api.openai.com"):
     raise ImproperlyConfigured("CHAT_RESPONDER=openai against api.openai.com needs OPENAI_API_KEY.")
 
+# API tokens are stored hashed and expire after this many hours (0 = only password change/logout).
+AUTH_TOKEN_TTL_HOURS = env.int("AUTH_TOKEN_TTL_HOURS", default=720)
+
 # --- DRF --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -17,10 +17,9 @@ import pytest
 from bson import Int64
 from django.core.cache import cache
 from django.forms.models import model_to_dict
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 from chats import documents, services
 from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 from ehr.models import Allergy, Condition, Encounter, Medication, Observation, PatientProfile, PatientRecord
@@ -33,7 +32,7 @@ from tests.ehr.factories import (
     make_clinician,
     make_profile,
 )
-from tests.factories import make_user
+from tests.factories import make_user, token_for
 
 SHARED_WORD = "zebracorn"  # in Alice's and Bob's messages: a search must find only the caller's
 ALICE_QUESTION = f"Does {SHARED_WORD} quetiapine interact with grapefruit?"
@@ -175,7 +174,7 @@ def account_row(user: User) -> dict[str, Any]:
     stored = User.objects.get(pk=user.pk)
     return {
         **model_to_dict(stored, exclude=["last_login"]),
-        "tokens": sorted(Token.objects.filter(user_id=user.pk).values_list("key", flat=True)),
+        "tokens": sorted(ApiToken.objects.filter(user_id=user.pk).values_list("digest", flat=True)),
     }
 
 
@@ -218,7 +217,6 @@ def client_for(user: User | None) -> APIClient:
 
 def token_client(user: User) -> APIClient:
     """A client that authenticates like a real one: with the user's API token."""
-    token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
