@@ -11,6 +11,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.crypto import constant_time_compare
 
+from accounts.permissions import PERMISSIONS
+
 phone_number_validator = RegexValidator(
     regex=r"^\+[1-9]\d{6,14}$",
     message="Enter the phone number in international E.164 form, e.g. +4915112345678.",
@@ -34,6 +36,9 @@ class User(AbstractUser):
     class Meta:
         ordering = ["id"]
         db_table = "accounts_user"
+        # Staff powers (accounts/permissions.py): granted through the "Support" and "Privacy officer"
+        # groups, checked by the staff API and the admin alike.
+        permissions = PERMISSIONS
 
     def __str__(self) -> str:
         return self.username

@@ -8,12 +8,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import selectors
 from accounts.models import ApiToken, User
+from accounts.permissions import GROUP_PERMISSIONS, PERMISSIONS
 
 DEMO_ACCOUNTS = (
     ("demo-admin", User.Role.STAFF),
@@ -125,3 +128,27 @@ def revoke_all_tokens(*, user_id: int) -> int:
     """Delete every API token of a user (password change, deactivation); returns how many."""
     deleted, _ = ApiToken.objects.filter(user_id=user_id).delete()
     return deleted
+
+
+@transaction.atomic
+def ensure_staff_groups() -> dict[str, Group]:
+    """The "Support" and "Privacy officer" groups with exactly their permissions (idempotent).
+
+    The data migration creates them on ``migrate``; this restores them after a flush (tests) or a
+    manual edit (``seed_demo``).
+    """
+    user_type = ContentType.objects.get_for_model(User)
+    names = dict(PERMISSIONS)
+    groups = {}
+    for group_name, codenames in GROUP_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        group.permissions.set(
+            [
+                Permission.objects.get_or_create(
+                    content_type=user_type, codename=codename, defaults={"name": names[codename]}
+                )[0]
+                for codename in codenames
+            ]
+        )
+        groups[group_name] = group
+    return groups

@@ -30,3 +30,15 @@ def token_for(user: User) -> str:
     from accounts.services import issue_token
 
     return issue_token(user=user).key
+
+
+def make_staff(
+    *, username: str = "sam-staff", groups: tuple[str, ...] = ("Support", "Privacy officer"), **fields: object
+) -> User:
+    """A staff account in the given staff groups (created when a flush removed them)."""
+    from accounts.services import ensure_staff_groups
+
+    user = make_user(username=username, is_staff=True, role=User.Role.STAFF, **fields)
+    available = ensure_staff_groups()
+    user.groups.set([available[name] for name in groups])
+    return user
