@@ -19,14 +19,14 @@ RUN_CHAT_CLEANUP = "run_chat_cleanup"
 RUN_CHAT_SYNC = "run_chat_sync"
 MANAGE_LEGAL_HOLD = "manage_legal_hold"
 
-PERMISSIONS: list[tuple[str, str]] = [
+PERMISSIONS: tuple[tuple[str, str], ...] = (
     (READ_PATIENT_CHATS, "Can read any patient's chat messages and sessions (staff API)"),
     (VIEW_USER_DIRECTORY, "Can list users with their contact details and chat counts"),
     (READ_CHAT_STATISTICS, "Can read chat statistics over all users"),
     (RUN_CHAT_CLEANUP, "Can run the chat retention cleanup"),
     (RUN_CHAT_SYNC, "Can start and watch imports of the chat backup directory"),
     (MANAGE_LEGAL_HOLD, "Can place and lift legal holds on chat sessions"),
-]
+)
 
 SUPPORT = "Support"
 PRIVACY_OFFICER = "Privacy officer"

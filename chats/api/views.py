@@ -16,14 +16,20 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from pymongo.errors import PyMongoError
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors as accounts_selectors
-from audit.models import CHAT_COUNTS, CHAT_MESSAGE, CHAT_SESSION, CHAT_STATISTICS, AuditEvent
+from accounts.permissions import (
+    READ_CHAT_STATISTICS,
+    READ_PATIENT_CHATS,
+    RUN_CHAT_CLEANUP,
+    VIEW_USER_DIRECTORY,
+    StaffPermission,
+)
+from audit.models import CHAT_COUNTS, CHAT_MESSAGE, CHAT_RETENTION, CHAT_SESSION, CHAT_STATISTICS, AuditEvent
 from audit.services import Access, record_accesses
 from chats import conversation, documents, exporters, health, selectors, services
 from chats.api import serializers as io
@@ -377,6 +383,7 @@ class HealthApi(APIView):
 
     permission_classes: list[Any] = []
     authentication_classes: list[Any] = []
+    throttle_scope = "health"
 
     @extend_schema(responses={200: io.HealthOutput, 503: io.HealthOutput})
     def get(self, request: Request) -> Response:
@@ -389,7 +396,7 @@ class HealthApi(APIView):
 
 
 class GlobalStatisticsApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(READ_CHAT_STATISTICS)]
 
     @extend_schema(responses=io.GlobalStatisticsOutput)
     def get(self, request: Request) -> Response:
@@ -403,17 +410,21 @@ class GlobalStatisticsApi(APIView):
 
 
 class CleanupApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(RUN_CHAT_CLEANUP)]
 
     @extend_schema(parameters=[io.CleanupInput], request=None, responses=io.CleanupOutput)
     def post(self, request: Request) -> Response:
         query = _input(io.CleanupInput, request.query_params)
         report = services.cleanup_chats(days_old=query.get("days_old"), dry_run=query["dry_run"])
+        action = AuditEvent.Action.READ if query["dry_run"] else AuditEvent.Action.DELETE
+        record_accesses(
+            actor=request.user, accesses=[Access(action, CHAT_RETENTION, "", None)], request=request
+        )
         return Response(io.CleanupOutput(report).data)
 
 
 class StaffUsersApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(VIEW_USER_DIRECTORY)]
 
     @extend_schema(parameters=[io.StaffUsersInput], responses=io.StaffUserPageOutput)
     def get(self, request: Request) -> Response:
@@ -444,7 +455,7 @@ class StaffUsersApi(APIView):
 
 
 class StaffUserConversationsApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(READ_PATIENT_CHATS)]
 
     @extend_schema(parameters=[io.SessionListInput], responses=io.SessionPageOutput)
     def get(self, request: Request, user_id: int) -> Response:
@@ -467,7 +478,7 @@ class StaffUserConversationsApi(APIView):
 
 
 class StaffStatsApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(READ_CHAT_STATISTICS)]
 
     @extend_schema(
         responses=inline_serializer(
@@ -500,7 +511,7 @@ class StaffStatsApi(APIView):
 
 
 class StaffLatestChatsApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(READ_PATIENT_CHATS)]
 
     @extend_schema(parameters=[io.ChatHistoryInput], responses=io.LatestChatOutput(many=True))
     def get(self, request: Request) -> Response:

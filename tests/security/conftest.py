@@ -32,7 +32,7 @@ from tests.ehr.factories import (
     make_clinician,
     make_profile,
 )
-from tests.factories import make_user, token_for
+from tests.factories import make_staff, make_user, token_for
 
 SHARED_WORD = "zebracorn"  # in Alice's and Bob's messages: a search must find only the caller's
 ALICE_QUESTION = f"Does {SHARED_WORD} quetiapine interact with grapefruit?"
@@ -112,7 +112,7 @@ def build_world() -> World:
         bob=bob,
         clinician=clinician,
         outsider_clinician=make_clinician(username="dr-who"),
-        staff=make_user(username="sam-staff", role=User.Role.STAFF, is_staff=True),
+        staff=make_staff(username="sam-staff"),
         session=session,
         question=question,
         answer=answer,

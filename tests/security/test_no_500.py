@@ -167,7 +167,7 @@ BODIES = st.one_of(
 
 
 def _write_routes() -> list[tuple[str, str]]:
-    found = []
+    found: list[tuple[str, str]] = []
     for route in all_routes():
         if route.is_api and route.pattern not in ("api/auth/logout",):
             found.extend(
