@@ -255,8 +255,8 @@ def test_health_reports_every_store_without_credentials() -> None:
     response = APIClient().get("/api/chat/health")
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert body["status"] == "ok"
-    assert (body["mysql"], body["mongodb"]) == ("ok", "ok")
+    assert body["down"] == []
+    assert (body["relational"], body["mongodb"]) == ("ok", "ok")
     assert "mongodb://" not in json.dumps(body)
 
 
