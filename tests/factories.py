@@ -38,7 +38,7 @@ def make_staff(
     """A staff account in the given staff groups (created when a flush removed them)."""
     from accounts.services import ensure_staff_groups
 
-    user = make_user(username=username, is_staff=True, role=User.Role.STAFF, **fields)
+    user = make_user(username=username, is_staff=True, **{"role": User.Role.STAFF, **fields})
     available = ensure_staff_groups()
     user.groups.set([available[name] for name in groups])
     return user

@@ -306,14 +306,18 @@ class CleanupOutput(serializers.Serializer):
 
 
 class HealthOutput(serializers.Serializer):
-    status = serializers.CharField()
-    mysql = serializers.CharField()
+    status = serializers.CharField(help_text="ok, or degraded when anything is down or degraded")
+    relational = serializers.CharField(help_text="the users/EHR database: ok or down")
+    relational_engine = serializers.CharField(help_text="mysql, sqlite, ...")
     mongodb = serializers.CharField()
     redis = serializers.CharField()
     celery = serializers.CharField()
     outbox_depth = serializers.IntegerField(allow_null=True, help_text="chat writes waiting for MongoDB")
     outbox_failed = serializers.IntegerField(allow_null=True, help_text="entries that need an operator")
-    down = serializers.ListField(child=serializers.CharField())
+    down = serializers.ListField(child=serializers.CharField(), help_text="unreachable stores (HTTP 503)")
+    degraded = serializers.ListField(
+        child=serializers.CharField(), help_text="mongodb (writes stuck), outbox (growing), celery (no worker)"
+    )
 
 
 class StaffUserOutput(serializers.Serializer):

@@ -259,6 +259,11 @@ if CHAT_RETENTION_ACTION not in ("archive", "purge"):
     raise ImproperlyConfigured("CHAT_RETENTION_ACTION must be 'archive' or 'purge'.")
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
+# /api/chat/health: probes at most once per HEALTH_CACHE_SECONDS per process, enqueues the outbox
+# sync at most once per HEALTH_ENQUEUE_INTERVAL_SECONDS, "degraded" from this outbox depth on.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5.0)
+HEALTH_ENQUEUE_INTERVAL_SECONDS = env.int("HEALTH_ENQUEUE_INTERVAL_SECONDS", default=60)
+HEALTH_OUTBOX_DEGRADED_DEPTH = env.int("HEALTH_OUTBOX_DEGRADED_DEPTH", default=100)
 CHAT_BACKUP_DIR = env.str("CHAT_BACKUP_DIR", default="")  # empty = no JSON backup job
 CHAT_RESPONDER = env.str("CHAT_RESPONDER", default="offline")  # or "openai"
 # OpenAI-compatible provider (CHAT_RESPONDER=openai): OpenAI, Azure OpenAI, vLLM, Ollama, LM Studio...
@@ -302,6 +307,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "chat_send": env.str("CHAT_SEND_RATE", default="30/min"),
         "chat_export": env.str("CHAT_EXPORT_RATE", default="10/min"),
+        "health": env.str("HEALTH_RATE", default="60/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
