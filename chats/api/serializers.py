@@ -316,7 +316,8 @@ class HealthOutput(serializers.Serializer):
     outbox_failed = serializers.IntegerField(allow_null=True, help_text="entries that need an operator")
     down = serializers.ListField(child=serializers.CharField(), help_text="unreachable stores (HTTP 503)")
     degraded = serializers.ListField(
-        child=serializers.CharField(), help_text="mongodb (writes stuck), outbox (growing), celery (no worker)"
+        child=serializers.CharField(),
+        help_text="mongodb (writes stuck), outbox (growing), celery (no worker)",
     )
 
 
