@@ -115,7 +115,12 @@ def test_a_report_is_reused_within_the_cache_window(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(health, "_last_report", None)
     calls: list[int] = []
     original = health._compute
-    monkeypatch.setattr(health, "_compute", lambda: calls.append(1) or original())
+
+    def counted() -> dict[str, Any]:
+        calls.append(1)
+        return original()
+
+    monkeypatch.setattr(health, "_compute", counted)
 
     for _ in range(5):
         health.check_all()
