@@ -11,7 +11,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from pymongo.database import Database
 
-from chats import documents
+from chats import store
 
 _BSON_NAMES = {
     "SON": SON,
@@ -52,7 +52,7 @@ def plan_of_filter(
 def _explained(
     collection: str, command: dict[str, Any], database: Database[dict[str, Any]] | None
 ) -> dict[str, Any]:
-    result = (database if database is not None else documents.database()).command(
+    result = (database if database is not None else store.database()).command(
         "explain", command, verbosity="executionStats"
     )
     cursor = result["stages"][0]["$cursor"] if "stages" in result else result

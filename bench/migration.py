@@ -31,8 +31,8 @@ from django.core.management import get_commands
 
 from bench.explain import plan_of
 from bench.stack import REPO, Stack
-from chats import documents
-from chats.generation import generated_users, iter_patient_questions
+from chats import store
+from chats.fake_data import generated_users, iter_patient_questions
 from chats.importers.mysql_connection import MySQLSource
 from chats.responders import offline
 
@@ -230,9 +230,9 @@ def _env(stack: Stack, database: str) -> dict[str, str]:
 
 def _prepare_database(database: str) -> None:
     """An empty chat database with the collections and indexes of the migrated benchmark database."""
-    client = documents.client()
+    client = store.client()
     client.drop_database(database)
-    template = documents.database()
+    template = store.database()
     for name in template.list_collection_names():
         client[database].create_collection(name)
         for spec in template[name].list_indexes():
@@ -264,7 +264,7 @@ def _migrate(stack: Stack, database: str) -> ChildRun:
 
 def _dump(database: str, directory: Path) -> tuple[list[str], int]:
     targets, count = [], 0
-    source = documents.client()[database]
+    source = store.client()[database]
     for name in COLLECTIONS:
         path = directory / f"{name}.bson"
         with path.open("wb") as sink:
@@ -277,7 +277,7 @@ def _dump(database: str, directory: Path) -> tuple[list[str], int]:
 
 def statistics_plan(database: str) -> dict[str, Any]:
     """The plan of the daily-statistics window the command recomputes for every imported day."""
-    db = documents.client()[database]
+    db = store.client()[database]
     first = db.chat_messages.find_one({}, {"created_at": 1})
     if first is None:
         return {}
@@ -333,11 +333,11 @@ def _measure_size(stack: Stack, *, rows: int, rounds: int, log: Any) -> dict[str
                 size.statistics_plan = statistics_plan(migrated)
                 size.documents = stored
                 size.missing_documents = expected - stored
-                documents.client().drop_database(migrated)
+                store.client().drop_database(migrated)
             else:
                 run = _raw(stack, copied, targets)
                 size.raw.append(run)
                 log(f"  raw insert_many {rows:,} rows: {run.seconds:.1f}s, peak {run.peak_rss_mib:.0f} MiB")
-                documents.client().drop_database(copied)
+                store.client().drop_database(copied)
     shutil.rmtree(directory, ignore_errors=True)
     return size.summary()

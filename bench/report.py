@@ -471,7 +471,7 @@ def _machine(results: dict[str, Any]) -> list[str]:
         f"| {machine['python']} | " + " | ".join(versions.values()) + " |",
         "",
         f"Stores: chats on {results['stores']['mongodb']}; users on {results['stores']['relational']}. "
-        f"Generated for the run by `chats.generation`: {dataset['sessions']:,} sessions, "
+        f"Generated for the run by `chats.fake_data`: {dataset['sessions']:,} sessions, "
         f"{dataset['messages']:,} messages, {dataset['token_usage']:,} token-usage rows "
         f"in {dataset['seconds']:.0f} s.",
         "",
@@ -662,7 +662,7 @@ def _introduction(results: dict[str, Any]) -> list[str]:
         "",
         "- **raw**: plain pymongo doing the same storage work on the same collections (the floor; "
         "`bench/raw.py`);",
-        "- **service**: `chats.services` / `chats.selectors` / `chats.conversation` called in-process, as "
+        "- **service**: `chats.services` / `chats.selectors` / `chats.services.turn` called in-process, as "
         "the views call them;",
         "- **http**: DRF behind gunicorn (2 workers x 2 threads, gthread), token-authenticated, through a "
         "keep-alive `httpx` client; the request's relational work (token, outbox and EHR look-ups) included.",

@@ -167,12 +167,13 @@ def session_write_plans(dataset: Any) -> dict[str, Any]:
     from bson import Int64
 
     from bench.explain import plan_of_filter
-    from chats import documents, services
+    from chats import services, store
+    from chats.models import ChatSession
 
     session = services.start_session(user_id=dataset.writer.user_id)
     owner = Int64(session.user_id)
     return {
-        "sessions_in_store": documents.collection(services.ChatSession).estimated_document_count(),
+        "sessions_in_store": store.collection(ChatSession).estimated_document_count(),
         "product": plan_of_filter("chat_sessions", {"_id": session.pk, "user_id": owner, "deleted_at": None}),
         "raw": plan_of_filter("chat_sessions", {"user_id": owner, "session_id": session.session_id}),
     }
@@ -182,7 +183,7 @@ def measure_curves(layers: Any, dataset: Any, plan: Plan) -> dict[str, Any]:
     from bench.explain import plans
     from bench.timing import interleaved
     from chats import selectors
-    from chats.generation import SEARCH_PHRASE
+    from chats.fake_data import SEARCH_PHRASE
 
     def curve(name: str, builders: dict[int, Any], explain: dict[int, Any]) -> dict[str, Any]:
         started = time.monotonic()

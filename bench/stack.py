@@ -86,10 +86,10 @@ class Stack:
         from django.core.management import call_command
 
         django.setup()
-        from chats import documents
+        from chats import store
 
         with pymongo.timeout(600):
-            documents.client().drop_database(os.environ["MONGODB_DATABASE"])
+            store.client().drop_database(os.environ["MONGODB_DATABASE"])
         call_command("migrate", verbosity=0, interactive=False)
         call_command("migrate", database="chats", verbosity=0, interactive=False)
 

@@ -1,6 +1,6 @@
 """Measure the stored size of chat documents and their indexes, per message (docs/SCALING.md).
 
-Creates conversations through the real product path (``chats.conversation.converse`` with the
+Creates conversations through the real product path (``chats.services.turn.converse`` with the
 offline responder: user message, assistant reply, token usage; a vote on every fifth reply) in a
 fresh database on a SecantusDB this script starts, then reads ``collStats`` of every chat
 collection. Prints JSON: bytes per document and per index, and the same scaled per 100M messages.
@@ -57,7 +57,8 @@ def _setup_django(mongodb_uri: str, var_dir: str) -> None:
 
 
 def _generate(turns: int, seed: int) -> dict[str, int]:
-    from chats import conversation, services
+    from chats import services
+    from chats.services import turn as conversation
 
     rng = random.Random(seed)
     users = max(1, turns // 30)
@@ -77,12 +78,12 @@ def _generate(turns: int, seed: int) -> dict[str, int]:
 
 
 def _collection_stats() -> dict[str, Any]:
-    from chats import documents
+    from chats import store
     from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 
     stats = {}
     for model in (ChatSession, ChatMessage, TokenUsage, MessageVote):
-        collection = documents.collection(model)
+        collection = store.collection(model)
         raw = collection.database.command("collStats", collection.name)
         count = int(raw["count"]) or 1
         stats[collection.name] = {

@@ -1,7 +1,7 @@
 """Operations 1-4 and the scaling curves: the data they read and each layer's way to do them.
 
 Layers: ``raw`` (pymongo, see bench/raw.py), ``service`` (chats.services / chats.selectors /
-chats.conversation in this process) and ``http`` (DRF behind gunicorn, token-authenticated).
+chats.services.turn in this process) and ``http`` (DRF behind gunicorn, token-authenticated).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from accounts.models import User
 from accounts.services import issue_token
 from bench import raw
 from bench.timing import Operation
-from chats import conversation, selectors, services
-from chats.generation import SEARCH_PHRASE, ChatGenerator, generated_users, iter_patient_questions
+from chats import selectors, services
+from chats.fake_data import SEARCH_PHRASE, ChatGenerator, generated_users, iter_patient_questions
 from chats.models import ChatSession
+from chats.services import turn as conversation
 
 T = TypeVar("T")
 PAGE = 50

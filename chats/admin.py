@@ -24,7 +24,7 @@ from django.utils.html import format_html
 
 from audit.admin_access import AuditedAdminMixin
 from audit.models import AuditEvent
-from chats import documents, exporters, search, services
+from chats import exporters, search, services, store
 from chats.models import (
     ChatMessage,
     ChatSession,
@@ -43,7 +43,7 @@ class EstimatedCountPaginator(Paginator):
     def count(self) -> int:
         queryset = self.object_list
         if isinstance(queryset, QuerySet) and not queryset.query.where:
-            return documents.collection(queryset.model).estimated_document_count()
+            return store.collection(queryset.model).estimated_document_count()
         return super().count
 
 

@@ -25,7 +25,7 @@ from django.core.cache import cache
 from django.db import connections
 from django.utils import timezone
 
-from chats import documents
+from chats import store
 
 logger = logging.getLogger(__name__)
 PROBE_SECONDS = 1.5
@@ -52,10 +52,10 @@ def _relational() -> str:
 def _mongodb() -> str:
     """A ping, then a write round trip; a write that misses the deadline is "writes stuck"."""
     with pymongo.timeout(PROBE_SECONDS):
-        documents.database().command("ping")
+        store.database().command("ping")
     try:
         with pymongo.timeout(PROBE_SECONDS):
-            documents.database()[PROBE_COLLECTION].update_one(
+            store.database()[PROBE_COLLECTION].update_one(
                 {"_id": "probe"}, {"$set": {"at": timezone.now()}}, upsert=True
             )
     except (pymongo.errors.ExecutionTimeout, pymongo.errors.WTimeoutError, pymongo.errors.NetworkTimeout):

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connections
 from pymongo.errors import OperationFailure
 
-from chats import documents
+from chats import store
 from medibot.mongodb.shard_guard import SHARD_KEY, SHARDED_COLLECTIONS
 from medibot.routers import CHATS_ALIAS
 
@@ -41,7 +41,7 @@ class ShardingStep:
 
 def incompatible_unique_indexes() -> list[str]:
     """Unique indexes of the sharded collections that do not start with the shard key."""
-    database = documents.database()
+    database = store.database()
     problems = []
     for collection in sorted(SHARDED_COLLECTIONS):
         for name, info in database[collection].index_information().items():
@@ -65,7 +65,7 @@ def plan(*, presplit_user_ids: list[int] | None = None) -> list[ShardingStep]:
 
 def apply(steps: list[ShardingStep]) -> None:
     """Run the plan on the cluster; refuses anything but a ``mongos``."""
-    admin = documents.client().admin
+    admin = store.client().admin
     if admin.command("hello").get("msg") != "isdbgrid":
         raise NotAShardedCluster(
             "MONGODB_URI does not point at a mongos router; sharding needs a sharded cluster "

@@ -14,9 +14,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from chats.responders.base import EhrFact, EhrSummary
 from ehr.exceptions import PatientNotFound, RecordNotFound
 from ehr.models import Allergy, Condition, Encounter, Medication, Observation, PatientProfile, PatientRecord
+from ehr.summary import EhrFact, EhrSummary
 
 RecordT = TypeVar("RecordT", bound=PatientRecord)
 

@@ -253,10 +253,6 @@ class SearchOutput(serializers.Serializer):
     data = SearchDataOutput()  # type: ignore[assignment]  # the wire name of reference 001
 
 
-class ExportInput(serializers.Serializer):
-    format = serializers.CharField(required=False, default="json", max_length=10)
-
-
 class VoteInput(StrictInput):
     vote_type = serializers.ChoiceField(choices=["up", "down"])
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)

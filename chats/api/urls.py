@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chats.api import sync_views, views
+from chats.api import backup_import_views, views
 
 urlpatterns = [
     # Medibot (reference 000)
@@ -54,8 +54,8 @@ urlpatterns = [
     path("api/chat/cleanup", views.CleanupApi.as_view(), name="cleanup"),
     path("api/chat/export", views.ExportAllApi.as_view(), name="export-all"),
     path("api/chat/health", views.HealthApi.as_view(), name="health"),
-    path("api/chat/sync", sync_views.SyncStartApi.as_view(), name="chat-sync"),
-    path("api/chat/sync/<str:task_id>", sync_views.SyncStatusApi.as_view(), name="chat-sync-status"),
+    path("api/chat/sync", backup_import_views.SyncStartApi.as_view(), name="chat-sync"),
+    path("api/chat/sync/<str:task_id>", backup_import_views.SyncStatusApi.as_view(), name="chat-sync-status"),
     # Feedback and cost (reference 004)
     path("api/chat/messages/<str:message_id>/vote", views.VoteApi.as_view(), name="message-vote"),
     path("api/chat/token-usage", views.TokenUsageApi.as_view(), name="token-usage"),

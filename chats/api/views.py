@@ -31,10 +31,11 @@ from accounts.permissions import (
 )
 from audit.models import CHAT_COUNTS, CHAT_MESSAGE, CHAT_RETENTION, CHAT_SESSION, CHAT_STATISTICS, AuditEvent
 from audit.services import Access, record_accesses
-from chats import conversation, documents, exporters, health, selectors, services
+from chats import exporters, health, selectors, services, store
 from chats.api import serializers as io
 from chats.models import ChatSession
 from chats.outbox import services as outbox
+from chats.services import turn as conversation
 
 QUEUED_DETAIL = (
     "Chat storage is temporarily unavailable: your message was saved in the outbox and will appear "
@@ -126,7 +127,7 @@ class SendMessageApi(APIView):
         )
         return self._respond(turn)
 
-    def _respond(self, turn: conversation.Turnout) -> Response:
+    def _respond(self, turn: conversation.TurnResult) -> Response:
         context = {"session": turn.session}
         body = {
             "session_id": turn.session.session_id,
@@ -357,7 +358,7 @@ class VoteApi(APIView):
             message = selectors.get_message(user_id=_uid(request), message_id=message_id)
             vote = services.vote(message=message, user_id=_uid(request), **data)
         except PyMongoError as exc:
-            if not documents.is_outage(exc):
+            if not store.is_outage(exc):
                 raise
             outbox.enqueue_vote(
                 user_id=_uid(request),

@@ -22,7 +22,7 @@ from pymongo import DESCENDING
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from chats import documents
+from chats import store
 from chats.exceptions import ChatError
 
 RUNS = "migration_runs"
@@ -56,7 +56,7 @@ class OptionsChanged(ChatError):
 
 
 def collection(name: str) -> Collection[dict[str, Any]]:
-    return documents.database()[name]
+    return store.database()[name]
 
 
 def runs_collection() -> Collection[dict[str, Any]]:
@@ -159,7 +159,7 @@ class Lock:
     token: str
 
     def beat(self, *, run_id: str | None = None) -> None:
-        change: dict[str, Any] = {"heartbeat_at": documents.now()}
+        change: dict[str, Any] = {"heartbeat_at": store.now()}
         if run_id is not None:
             change["run_id"] = run_id
         collection(LOCKS).update_one({"_id": self.source_ref, "token": self.token}, {"$set": change})
@@ -172,7 +172,7 @@ def acquire_lock(source_ref: str) -> Lock:
     """Take the source's lock, or raise SourceBusy naming the run that holds it."""
     locks = collection(LOCKS)
     token = uuid.uuid4().hex
-    moment = documents.now()
+    moment = store.now()
     mine = {
         "_id": source_ref,
         "token": token,
@@ -218,7 +218,7 @@ def start_or_resume(*, source: str, source_ref: str, options: dict[str, Any], re
     (what the old one wrote is then "already present").
     """
     previous = runs_collection().find_one({"source_ref": source_ref}, sort=[("started_at", DESCENDING)])
-    moment = documents.now()
+    moment = store.now()
     if previous is not None and previous["state"] in RESUMABLE and not restart:
         if previous.get("options", {}) != options:
             raise OptionsChanged(
@@ -264,7 +264,7 @@ def save_checkpoint(
     run: Run, *, checkpoint: dict[str, Any], counts: dict[str, int], days: Iterable[date]
 ) -> None:
     """Commit a batch: where to continue, the counts so far and the days it touched."""
-    moment = documents.now()
+    moment = store.now()
     run.batches += 1
     run.checkpoint = checkpoint
     run.counts = counts
@@ -295,7 +295,7 @@ def statistics_done(run: Run, day: date) -> None:
 
 def finish(run: Run, *, state: str, error: str = "") -> None:
     run.state = state
-    run.finished_at = documents.now() if state in (State.FINISHED, State.ROLLED_BACK) else None
+    run.finished_at = store.now() if state in (State.FINISHED, State.ROLLED_BACK) else None
     runs_collection().update_one(
         {"_id": run.run_id},
         {"$set": {"state": state, "finished_at": run.finished_at, "error": error[:500]}},

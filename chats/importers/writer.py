@@ -6,7 +6,7 @@ means "already there", and sessions that existed before move their counters forw
 (a replayed batch cannot push them past the truth). Every filter starts with ``user_id``.
 
 Documents are built field by field in the order and with the BSON types the ORM writes
-(``chats.documents.to_document``); ``tests/chats/test_migrate_chats.py`` holds them equal.
+(``chats.store.to_document``); ``tests/chats/test_migrate_chats.py`` holds them equal.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from chats import documents, search
+from chats import search, store
 from chats.exceptions import InvalidChatInput
 from chats.importers import runs
 from chats.importers.records import (
@@ -211,11 +211,11 @@ def _message_object_id(record: MessageRecord) -> ObjectId:
 
 
 def sessions_collection() -> Collection[dict[str, Any]]:
-    return documents.collection(ChatSession)
+    return store.collection(ChatSession)
 
 
 def messages_collection() -> Collection[dict[str, Any]]:
-    return documents.collection(ChatMessage)
+    return store.collection(ChatMessage)
 
 
 def _by_user(pairs: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
@@ -507,7 +507,7 @@ class Writer:
     def _quarantine(self, entries: list[tuple[str, str, Reason, dict[str, Any]]]) -> None:
         if not entries:
             return
-        moment = documents.now()
+        moment = store.now()
         operations = [
             UpdateOne(
                 {"_id": f"{self.source_ref}|{key}"},

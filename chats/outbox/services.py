@@ -19,7 +19,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from chats import documents, selectors, services
+from chats import selectors, services, store
 from chats.exceptions import ChatError, SessionAlreadyExists
 from chats.outbox.models import OutboxEntry
 
@@ -206,7 +206,7 @@ def drain(*, batch_size: int | None = None, max_batches: int = 1000) -> DrainRep
                 try:
                     _deliver(entry)
                 except Exception as exc:
-                    if documents.is_outage(exc):
+                    if store.is_outage(exc):
                         logger.warning("outbox drain stopped: chat store unavailable")
                         return DrainReport(delivered, failed, depth_after(), stopped_by_outage=True)
                     blocked.add(key)

@@ -1,34 +1,36 @@
-"""The contract every responder fulfils."""
+"""The contract every responder fulfils, and the types it exchanges with the chat turn.
+
+Nothing here imports the write layer: services take ``Reply`` from here, and the EHR context
+is ``ehr.summary.EhrSummary`` (re-exported), so ``ehr`` never imports ``chats``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from decimal import Decimal
+from typing import Any, Protocol
 
-from chats.services import Reply
+from chats.models import MessageStatus
+from ehr.summary import EhrFact, EhrSummary
 
-
-@dataclass(frozen=True)
-class EhrFact:
-    """One EHR record the responder may use: its kind, id and a short human-readable text."""
-
-    kind: str  # "allergy" | "medication" | "condition"
-    record_id: int
-    text: str
+__all__ = ["EhrFact", "EhrSummary", "Reply", "Responder", "ResponderError", "Turn"]
 
 
-@dataclass(frozen=True)
-class EhrSummary:
-    """The minimal EHR context of the chatting patient (active allergies, medications, conditions)."""
+@dataclass
+class Reply:
+    """What a responder produced, ready to be stored as the assistant message."""
 
-    facts: list[EhrFact] = field(default_factory=list)
-
-    def record_ids(self) -> dict[str, list[int]]:
-        ids: dict[str, list[int]] = {}
-        for fact in self.facts:
-            ids.setdefault(fact.kind, []).append(fact.record_id)
-        return ids
+    content: str
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    source_documents: list[dict[str, Any]] = field(default_factory=list)
+    agent_steps: list[Any] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    status: str = MessageStatus.COMPLETED
+    error_info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

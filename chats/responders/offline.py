@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from chats.responders.base import EhrFact, EhrSummary, Turn
-from chats.services import Reply
+from chats.responders.base import EhrFact, EhrSummary, Reply, Turn
 
 MODEL = "medibot-offline"
 

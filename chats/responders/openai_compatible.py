@@ -21,9 +21,8 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from chats.responders.base import EhrSummary, ResponderError, Turn
+from chats.responders.base import EhrSummary, Reply, ResponderError, Turn
 from chats.responders.offline import estimate_tokens
-from chats.services import Reply
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from bson import SON, Decimal128, Int64, ObjectId
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from chats import documents
+from chats import store
 
 BSON_NAMES = {
     "SON": SON,
@@ -35,7 +35,7 @@ def captured_aggregations(action: Callable[[], Any]) -> list[tuple[str, list[dic
 
 def explain(collection: str, pipeline: list[dict[str, Any]]) -> dict[str, Any]:
     """executionStats of the first (``$match``) stage of ``pipeline``."""
-    result = documents.database().command(
+    result = store.database().command(
         "explain", {"aggregate": collection, "pipeline": pipeline, "cursor": {}}, verbosity="executionStats"
     )
     cursor = result["stages"][0]["$cursor"] if "stages" in result else result

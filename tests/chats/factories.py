@@ -8,7 +8,7 @@ from datetime import timedelta
 import pymongo
 from bson import Int64
 
-from chats import documents, search, services
+from chats import search, services, store
 from chats.models import ChatMessage, ChatSession, Role
 
 _user_ids = itertools.count(10_000)
@@ -29,7 +29,7 @@ def session_with_messages(*, user_id: int | None = None, messages: int = 0, **fi
 def bulk_messages(*, session: ChatSession, count: int, batch: int = 5000) -> ChatSession:
     """Append ``count`` messages in bulk (orders continue the session's), counters kept right."""
     start = session.message_count
-    moment = documents.now() - timedelta(days=1)
+    moment = store.now() - timedelta(days=1)
     for low in range(1, count + 1, batch):
         docs = []
         for number in range(low, min(count, low + batch - 1) + 1):
@@ -44,11 +44,11 @@ def bulk_messages(*, session: ChatSession, count: int, batch: int = 5000) -> Cha
                 search_terms=search.terms_for(content),
                 created_at=moment + timedelta(milliseconds=number),
             )
-            docs.append(documents.to_document(message))
+            docs.append(store.to_document(message))
         with pymongo.timeout(120):
-            documents.collection(ChatMessage).insert_many(docs, ordered=False)
+            store.collection(ChatMessage).insert_many(docs, ordered=False)
     last = moment + timedelta(milliseconds=count)
-    documents.collection(ChatSession).update_one(
+    store.collection(ChatSession).update_one(
         {"_id": session.pk, "user_id": Int64(session.user_id)},
         {"$inc": {"message_count": count}, "$max": {"last_message_at": last}},
     )

@@ -15,7 +15,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from chats import documents, health
+from chats import health, store
 from chats.outbox import services as outbox
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
@@ -55,14 +55,14 @@ def test_health_is_ok_when_writes_go_through() -> None:
 
     assert body["mongodb"] == "ok"
     assert "mongodb" not in body["degraded"]
-    assert documents.database()[health.PROBE_COLLECTION].count_documents({"_id": "probe"}) == 1
+    assert store.database()[health.PROBE_COLLECTION].count_documents({"_id": "probe"}) == 1
 
 
 def test_a_write_held_by_an_open_transaction_is_reported_stuck(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(health, "PROBE_SECONDS", 0.5)
-    probes = documents.database()[health.PROBE_COLLECTION]
+    probes = store.database()[health.PROBE_COLLECTION]
     probes.update_one({"_id": "probe"}, {"$set": {"at": timezone.now()}}, upsert=True)
-    client = documents.database().client
+    client = store.database().client
     with client.start_session() as blocker:
         blocker.start_transaction()
         probes.update_one({"_id": "probe"}, {"$set": {"held": True}}, session=blocker)

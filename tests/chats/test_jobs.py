@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from chats import backups, documents, services
+from chats import backups, selectors, services, store
 from chats.models import ChatMessage, ChatSession, DailyChatStats
 from tests.chats.factories import next_user_id, session_with_messages
 
@@ -26,7 +26,7 @@ def age(session: ChatSession, *, deleted_days: int | None = None, updated_days: 
         changes["deleted_at"] = timezone.now() - timedelta(days=deleted_days)
     if updated_days is not None:
         changes["updated_at"] = timezone.now() - timedelta(days=updated_days)
-    documents.collection(ChatSession).update_one(
+    store.collection(ChatSession).update_one(
         {"_id": session.pk, "user_id": Int64(session.user_id)}, {"$set": changes}
     )
 
@@ -130,14 +130,14 @@ def test_operator_changes_to_a_schedule_survive_the_next_migrate() -> None:
 def test_daily_statistics_read_one_day_by_index_not_by_scanning_every_message() -> None:
     session_with_messages(messages=3)
     older = session_with_messages(messages=40)
-    documents.collection(ChatMessage).update_many(
+    store.collection(ChatMessage).update_many(
         {"session_id": older.pk, "user_id": Int64(older.user_id)},
         {"$set": {"created_at": timezone.now() - timedelta(days=3)}},
     )
-    start, end = services.day_bounds(timezone.now().date())
+    start, end = selectors.day_bounds(timezone.now().date())
     window = {"created_at": {"$gte": start, "$lt": end}}
 
-    stats = documents.collection(ChatMessage).find(window).explain()["executionStats"]
+    stats = store.collection(ChatMessage).find(window).explain()["executionStats"]
 
     assert stats["nReturned"] >= 3
     assert stats["totalDocsExamined"] == stats["nReturned"], "the day must be an index range, not a scan"

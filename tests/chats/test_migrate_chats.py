@@ -30,7 +30,7 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from accounts.models import User
-from chats import documents, selectors
+from chats import selectors, store
 from chats.importers import runs
 from chats.importers.mysql_connection import MySQLSource
 from chats.importers.verify import ConversationDigest
@@ -128,7 +128,7 @@ def legacy_mysql() -> Iterator[LegacyMySQL]:
 @pytest.fixture(autouse=True)
 def fresh_migration_collections() -> None:
     """The run, lock and quarantine collections have no Django model, so no flush empties them."""
-    database = documents.database()
+    database = store.database()
     for name in (runs.RUNS, runs.LOCKS, runs.ITEMS, runs.QUARANTINE):
         database[name].delete_many({})
 
@@ -169,7 +169,7 @@ def conversation(session: ChatSession) -> list[tuple[int, str, str, datetime]]:
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:
     """Every chat document, for "changes nothing" comparisons."""
-    database = documents.database()
+    database = store.database()
     return {
         name: sorted(database[name].find({}), key=lambda d: str(d["_id"]))
         for name in ("chat_sessions", "chat_messages", "chat_daily_stats")
@@ -244,16 +244,16 @@ def test_imported_documents_have_exactly_the_shape_the_orm_stores(legacy_mysql: 
         [(alice.pk, "Fever of 39 °C since yesterday", "Rest and fluids.", naive(at(0)))]
     )
     migrate_chats("--source", "mysql", "--source-url", legacy_mysql.url)
-    stored_session = documents.collection(ChatSession).find_one({"user_id": Int64(alice.pk)})
-    stored_message = documents.collection(ChatMessage).find_one({"user_id": Int64(alice.pk), "order": 1})
+    stored_session = store.collection(ChatSession).find_one({"user_id": Int64(alice.pk)})
+    stored_message = store.collection(ChatMessage).find_one({"user_id": Int64(alice.pk), "order": 1})
     assert stored_session is not None
     assert stored_message is not None
 
     session = ChatSession.objects.get(pk=stored_session["_id"])
     message = ChatMessage.objects.get(pk=stored_message["_id"])
 
-    assert bson.encode(stored_session) == bson.encode(documents.to_document(session))
-    assert bson.encode(stored_message) == bson.encode(documents.to_document(message))
+    assert bson.encode(stored_session) == bson.encode(store.to_document(session))
+    assert bson.encode(stored_message) == bson.encode(store.to_document(message))
     assert selectors.search_chats(query="fever", user_id=alice.pk).messages[0].message.pk == message.pk
 
 
@@ -330,7 +330,7 @@ def test_nonsense_sizes_are_a_usage_error_before_anything_is_read(
     with pytest.raises(CommandError, match=message):
         call_command("migrate_chats", "--source", "mysql", option, value)
 
-    assert not documents.collection(ChatMessage).find_one({}, {"_id": 1})
+    assert not store.collection(ChatMessage).find_one({}, {"_id": 1})
 
 
 def test_the_default_database_is_the_source_when_no_url_is_given() -> None:
@@ -399,7 +399,7 @@ def test_sessions_counters_titles_and_daily_statistics_are_right_after_migration
 def test_dry_run_writes_nothing_and_says_what_it_would_do(legacy_mysql: LegacyMySQL) -> None:
     alice = make_user()
     legacy_mysql.chat_history([(alice.pk, "q1", "a1", naive(at(0))), (None, "orphan", "x", naive(at(1)))])
-    database = documents.database()
+    database = store.database()
     before = {name: database[name].count_documents({}) for name in database.list_collection_names()}
 
     result = migrate_chats("--source", "mysql", "--source-url", legacy_mysql.url, "--dry-run")
@@ -442,7 +442,7 @@ def test_verify_reports_every_mismatching_conversation_and_exits_1(legacy_mysql:
     migrate_chats("--source", "mysql", "--source-url", legacy_mysql.url)
     clean = migrate_chats("--source", "mysql", "--source-url", legacy_mysql.url, "--verify")
     first, second = sessions_of(alice)
-    messages = documents.collection(ChatMessage)
+    messages = store.collection(ChatMessage)
     messages.update_one(
         {"user_id": Int64(alice.pk), "session_id": first.pk, "order": 2}, {"$set": {"content": "edited"}}
     )
@@ -536,8 +536,8 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(legacy_mysql: LegacyMySQL, 
     legacy_mysql.chat_history([(alice.pk, "q", "a", naive(at(0)))])
     dead = Background([sys.executable, "-c", "pass"], child_env(), tmp_path / "dead.log")
     dead.process.wait(timeout=30)
-    moment = documents.now()
-    documents.database()[runs.LOCKS].insert_one(
+    moment = store.now()
+    store.database()[runs.LOCKS].insert_one(
         {
             "_id": legacy_mysql.chat_history_ref,
             "token": "t",

@@ -13,7 +13,7 @@ import pytest
 from bson import Int64
 from django.db import transaction
 
-from chats import documents, selectors, services
+from chats import selectors, services, store
 from chats.models import ChatMessage, ChatSession, MessageVote
 from chats.outbox import services as outbox
 from chats.outbox.models import OutboxEntry
@@ -25,7 +25,7 @@ both = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
 
 
 def queue_conversation(user_id: int, session_id: str, count: int) -> list[str]:
-    moment = documents.now()
+    moment = store.now()
     outbox.enqueue_session(user_id=user_id, session_id=session_id, channel="web", created_at=moment)
     ids = []
     for number in range(count):
@@ -93,7 +93,7 @@ def test_queued_reply_and_vote_are_delivered_with_usage() -> None:
         reply=services.Reply(
             content="answer", model="m", prompt_tokens=2, completion_tokens=3, cost=Decimal("0.1")
         ),
-        created_at=documents.now(),
+        created_at=store.now(),
     )
     outbox.enqueue_vote(user_id=user_id, message_id="reply-1", vote_type="up", reason="")
     assert outbox.drain().delivered == 2
@@ -111,7 +111,7 @@ def test_an_entry_for_someone_elses_session_fails_without_touching_it() -> None:
         message_id="intruder-1",
         role="user",
         content="x",
-        created_at=documents.now(),
+        created_at=store.now(),
     )
     report = outbox.drain()
     assert (report.delivered, report.failed) == (0, 1)

@@ -11,11 +11,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from chats.responders.base import EhrFact, EhrSummary, ResponderError, Turn
+from chats.responders.base import EhrFact, EhrSummary, Reply, ResponderError, Turn
 from chats.responders.offline import OfflineResponder, estimate_tokens
 from chats.responders.openai_compatible import OpenAICompatibleResponder, ProviderConfig
 from chats.responders.registry import get_responder
-from chats.services import Reply
 from tests.chats.fake_llm_server import FakeLlmServer
 
 API_KEY = "sk-test-secret-key-0123456789"

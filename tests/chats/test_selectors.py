@@ -8,7 +8,7 @@ import pytest
 from bson import Int64
 from django.utils import timezone
 
-from chats import documents, selectors, services
+from chats import selectors, services, store
 from chats.exceptions import InvalidChatInput, MessageNotFound, SessionNotFound
 from chats.models import ChatSession, Role
 from tests.chats.explain import captured_aggregations, explain
@@ -64,7 +64,7 @@ def spread_over_time(sessions: list[ChatSession], *, every: timedelta) -> None:
     """sessions[0] updated now, sessions[1] ``every`` earlier, and so on."""
     now = timezone.now()
     for number, session in enumerate(sessions):
-        documents.collection(ChatSession).update_one(
+        store.collection(ChatSession).update_one(
             {"_id": session.pk, "user_id": Int64(session.user_id)},
             {"$set": {"updated_at": now - every * number}},
         )

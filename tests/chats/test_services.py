@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from bson import Decimal128
 
-from chats import documents, selectors, services
+from chats import selectors, services, store
 from chats.exceptions import InvalidChatInput, SessionAlreadyExists, SessionNotFound
 from chats.models import (
     ChatMessage,
@@ -122,7 +122,7 @@ def test_record_exchange_stores_both_messages_and_exact_usage() -> None:
     assert stored.total_tokens == 20
     assert stored.message_id == assistant.pk
     assert stored.cost == Decimal("0.00012345")
-    raw = documents.collection(TokenUsage).find_one({"_id": usage.pk})
+    raw = store.collection(TokenUsage).find_one({"_id": usage.pk})
     assert raw is not None
     assert isinstance(raw["cost"], Decimal128)
     assert ChatMessage.objects.get(pk=assistant.pk).model == "medibot-offline"

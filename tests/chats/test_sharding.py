@@ -9,14 +9,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections
 
-from chats import documents, sharding
+from chats import sharding, store
 from medibot.mongodb.shard_guard import ShardKeyGuard, is_targeted
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
 
 
 def test_every_unique_index_of_a_sharded_collection_starts_with_the_shard_key() -> None:
-    database = documents.database()
+    database = store.database()
     uniques = {
         (collection, name)
         for collection in sharding.SHARDED_COLLECTIONS

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from django.test import override_settings
 
-from chats import conversation
+from chats.services import turn as conversation
 from ehr.models import Condition
 from ehr.selectors import ehr_summary_for
 from tests.ehr.conftest import Ward

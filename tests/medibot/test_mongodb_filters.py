@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from bson import Int64
 
-from chats import documents
+from chats import store
 from medibot.mongodb.filters import flatten_filter
 
 
@@ -41,7 +41,7 @@ def test_null_guards_on_comparisons_are_dropped_and_isnull_becomes_equality() ->
     ],
 )
 def test_rewritten_filter_matches_the_same_documents(original: dict[str, object]) -> None:
-    collection = documents.database()["filter_equivalence"]
+    collection = store.database()["filter_equivalence"]
     collection.delete_many({})
     collection.insert_many(
         [

@@ -7,7 +7,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connections, router
 
-from chats import documents
+from chats import store
 from chats.models import ChatSession
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
@@ -18,7 +18,7 @@ def _sql_tables() -> set[str]:
 
 
 def _mongo_collections() -> set[str]:
-    return set(documents.database().list_collection_names())
+    return set(store.database().list_collection_names())
 
 
 def test_every_chat_model_is_a_mongodb_collection_and_no_sql_table() -> None:
@@ -45,7 +45,7 @@ def test_written_rows_land_on_their_database() -> None:
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT username FROM accounts_user WHERE id = %s", [user.pk])
         assert cursor.fetchone() == ("routed",)
-    document = documents.database()["chat_sessions"].find_one({"_id": session.pk})
+    document = store.database()["chat_sessions"].find_one({"_id": session.pk})
     assert document is not None
     assert document["user_id"] == user.pk
 

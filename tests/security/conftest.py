@@ -20,7 +20,7 @@ from django.forms.models import model_to_dict
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, User
-from chats import documents, services
+from chats import services, store
 from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 from ehr.models import Allergy, Condition, Encounter, Medication, Observation, PatientProfile, PatientRecord
 from tests.ehr.factories import (
@@ -154,7 +154,7 @@ def chat_documents(user_id: int) -> dict[str, list[dict[str, Any]]]:
     """Every chat document of the user, as MongoDB stores it."""
     return {
         model._meta.db_table: list(
-            documents.collection(model).find({"user_id": Int64(user_id)}).sort("_id", 1)
+            store.collection(model).find({"user_id": Int64(user_id)}).sort("_id", 1)
         )
         for model in CHAT_MODELS
     }
@@ -189,7 +189,7 @@ def stored_state(world: World) -> dict[str, Any]:
 
 def chat_counts(user_id: int) -> dict[str, int]:
     return {
-        model._meta.db_table: documents.collection(model).count_documents({"user_id": Int64(user_id)})
+        model._meta.db_table: store.collection(model).count_documents({"user_id": Int64(user_id)})
         for model in CHAT_MODELS
     }
 

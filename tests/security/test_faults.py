@@ -28,7 +28,7 @@ from bson import Int64
 from django.core.management import call_command
 from django.db import connections
 
-from chats import documents
+from chats import store
 from chats.models import ChatMessage
 from chats.outbox.models import OutboxEntry
 from medibot.embedded import free_port
@@ -74,7 +74,7 @@ def outage_user(django_db_setup: None, django_db_blocker: Any) -> Iterator[tuple
     yield user.pk, token
     with django_db_blocker.unblock():
         for model in CHAT_MODELS:
-            documents.collection(model).delete_many({"user_id": Int64(user.pk)})
+            store.collection(model).delete_many({"user_id": Int64(user.pk)})
         user.delete()
 
 
@@ -128,7 +128,7 @@ def test_chat_survives_redis_being_killed(
 
     assert statuses == {"before": 201, "send": 201, "send-new": 201, "list": 200, "export": 200}
     stored = {
-        doc["content"] for doc in documents.collection(ChatMessage).find({"user_id": Int64(outage_user[0])})
+        doc["content"] for doc in store.collection(ChatMessage).find({"user_id": Int64(outage_user[0])})
     }
     assert {"before the crash", "after", "new one"} <= stored
 
@@ -332,7 +332,7 @@ def call_command_output(*args: str) -> str:
 def stored_ids(user_id: int) -> list[tuple[str, str, int]]:
     return [
         (doc["message_id"], doc["role"], doc["order"])
-        for doc in documents.collection(ChatMessage).find({"user_id": Int64(user_id)}).sort("order", 1)
+        for doc in store.collection(ChatMessage).find({"user_id": Int64(user_id)}).sort("order", 1)
     ]
 
 

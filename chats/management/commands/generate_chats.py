@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chats.generation import generate_chats
+from chats.fake_data import generate_chats
 
 
 class Command(BaseCommand):

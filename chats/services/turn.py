@@ -15,7 +15,7 @@ from datetime import datetime
 from django.db import transaction
 from pymongo.errors import PyMongoError
 
-from chats import documents, selectors, services
+from chats import selectors, services, store
 from chats.exceptions import ReplyFailed, SessionNotFound
 from chats.models import Channel, ChatMessage, ChatSession, MessageStatus, TokenUsage
 from chats.outbox import services as outbox
@@ -27,7 +27,7 @@ HISTORY_TURNS = 20
 
 
 @dataclass(frozen=True)
-class Turnout:
+class TurnResult:
     """What one chat turn stored — or queued in the outbox (``queued``) while MongoDB is down."""
 
     session: ChatSession
@@ -85,7 +85,7 @@ def _failed(session: ChatSession, user_message: ChatMessage, error: ResponderErr
     )
 
 
-def _ask(
+def _store_question(
     *, user_id: int, message: str, session_id: str | None, channel: str
 ) -> tuple[ChatSession, ChatMessage]:
     """Open the session and store the user's message, or raise StorageDown with the turn's ids.
@@ -107,7 +107,7 @@ def _ask(
             created_at=ids.asked_at,
         )
     except PyMongoError as exc:
-        if documents.is_outage(exc):
+        if store.is_outage(exc):
             raise StorageDown(ids) from exc
         raise
     return session, user_message
@@ -120,14 +120,16 @@ def converse(
     session_id: str | None = None,
     channel: str = Channel.WEB,
     responder: Responder | None = None,
-) -> Turnout:
+) -> TurnResult:
     """One chat turn. While MongoDB is unreachable — or this session still has queued writes —
-    the turn goes to the outbox instead and ``Turnout.queued`` is true; nothing is lost."""
+    the turn goes to the outbox instead and ``TurnResult.queued`` is true; nothing is lost."""
     services.validate_text(message)
     if session_id and outbox.has_pending(user_id=user_id, session_id=session_id):
         return converse_queued(user_id=user_id, message=message, session_id=session_id, responder=responder)
     try:
-        session, user_message = _ask(user_id=user_id, message=message, session_id=session_id, channel=channel)
+        session, user_message = _store_question(
+            user_id=user_id, message=message, session_id=session_id, channel=channel
+        )
     except StorageDown as down:
         return converse_queued(
             user_id=user_id,
@@ -142,7 +144,7 @@ def converse(
         reply = bot.reply(history=_history(session), message=message, ehr=ehr_summary(user_id=user_id))
     except ResponderError as error:
         raise _failed(session, user_message, error) from error
-    answered_at, reply_id = documents.now(), str(uuid.uuid4())  # fixed before the write, as in _ask
+    answered_at, reply_id = store.now(), str(uuid.uuid4())  # fixed before the write, as in _store_question
     try:
         assistant, usage = services.record_reply(
             session=session,
@@ -152,7 +154,7 @@ def converse(
             created_at=answered_at,
         )
     except PyMongoError as exc:
-        if not documents.is_outage(exc):
+        if not store.is_outage(exc):
             raise
         assistant = _queue_reply(
             session=session,
@@ -161,9 +163,9 @@ def converse(
             message_id=reply_id,
             created_at=answered_at,
         )
-        return Turnout(session, user_message, assistant, usage=None, queued=True)
+        return TurnResult(session, user_message, assistant, usage=None, queued=True)
     _wake_outbox()
-    return Turnout(session=session, user_message=user_message, assistant_message=assistant, usage=usage)
+    return TurnResult(session=session, user_message=user_message, assistant_message=assistant, usage=usage)
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,7 @@ class _TurnIds:
     session_id: str | None = None  # for a new session
     user_message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     assistant_message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    asked_at: datetime = field(default_factory=documents.now)
+    asked_at: datetime = field(default_factory=store.now)
 
     @classmethod
     def for_session(cls, session_id: str | None) -> _TurnIds:
@@ -189,7 +191,7 @@ def converse_queued(
     channel: str = Channel.WEB,
     responder: Responder | None = None,
     ids: _TurnIds | None = None,
-) -> Turnout:
+) -> TurnResult:
     """The turn without MongoDB: ids assigned now (or the ones a failed attempt already used),
     writes kept in the outbox (MySQL).
 
@@ -236,7 +238,7 @@ def converse_queued(
         session=session, user_message=user_message, reply=reply, message_id=ids.assistant_message_id
     )
     logger.warning("chat turn queued in the outbox", extra={"session_id": session.session_id})
-    return Turnout(
+    return TurnResult(
         session=session, user_message=user_message, assistant_message=assistant, usage=None, queued=True
     )
 
@@ -249,7 +251,7 @@ def _queue_reply(
     message_id: str | None = None,
     created_at: datetime | None = None,
 ) -> ChatMessage:
-    moment = created_at or documents.now()
+    moment = created_at or store.now()
     assistant = ChatMessage(
         message_id=message_id or str(uuid.uuid4()),
         session=session,
@@ -318,11 +320,13 @@ def stream_conversation(
     services.validate_text(message)
     if session_id and outbox.has_pending(user_id=user_id, session_id=session_id):
         raise StorageDown()
-    session, user_message = _ask(user_id=user_id, message=message, session_id=session_id, channel=channel)
+    session, user_message = _store_question(
+        user_id=user_id, message=message, session_id=session_id, channel=channel
+    )
     try:
         history = _history(session)
     except PyMongoError as exc:
-        if documents.is_outage(exc):  # the message is stored: the queued turn reuses its ids
+        if store.is_outage(exc):  # the message is stored: the queued turn reuses its ids
             stored = _TurnIds(
                 session_id=None if session_id else session.session_id,
                 user_message_id=user_message.message_id,

@@ -9,8 +9,8 @@ from bson import Int64
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from chats import documents, selectors, services
-from chats.generation import SEARCH_PHRASE, ChatGenerator, generate_chats
+from chats import selectors, services, store
+from chats.fake_data import SEARCH_PHRASE, ChatGenerator, generate_chats
 from chats.models import ChatMessage, ChatSession, Role, TokenUsage
 from tests.chats.factories import next_user_id
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(databases=["chats"])
 def _stored_orders(session: ChatSession) -> list[int]:
     return [
         int(document["order"])
-        for document in documents.collection(ChatMessage).find(
+        for document in store.collection(ChatMessage).find(
             {"user_id": Int64(session.user_id), "session_id": session.pk}, {"order": 1}
         )
     ]
@@ -102,10 +102,10 @@ def test_search_finds_the_generated_messages() -> None:
 
 
 def test_the_same_seed_generates_the_same_conversation() -> None:
-    first = ChatGenerator(seed=8, now=documents.now()).sessions_for(
+    first = ChatGenerator(seed=8, now=store.now()).sessions_for(
         user_id=next_user_id(), sessions=1, messages=6
     )
-    second = ChatGenerator(seed=8, now=documents.now()).sessions_for(
+    second = ChatGenerator(seed=8, now=store.now()).sessions_for(
         user_id=next_user_id(), sessions=1, messages=6
     )
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import pymongo
-from bson import ObjectId
+from bson import Int64, ObjectId
 from django.conf import settings
 from django.db import connections
 from django.db.models import Model
@@ -131,3 +131,8 @@ def _is_write_conflict(exc: OperationFailure) -> bool:
 def is_outage(exc: BaseException) -> bool:
     """True when ``exc`` means MongoDB could not be reached or did not answer in time."""
     return isinstance(exc, PyMongoError) and (isinstance(exc, ConnectionFailure) or exc.timeout)
+
+
+def owned(session: Any) -> dict[str, Any]:
+    """The filter of one session together with its owner (``_id`` and the shard key ``user_id``)."""
+    return {"_id": session.pk, "user_id": Int64(session.user_id)}

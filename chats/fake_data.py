@@ -1,7 +1,7 @@
 """Realistic medical chat data, written fast and exactly as the services store it.
 
 For benchmarks and by hand (``manage.py generate_chats``). Documents are built from model instances
-with ``documents.to_document`` (the ORM's own encoding), carry the same search terms and content
+with ``store.to_document`` (the ORM's own encoding), carry the same search terms and content
 hashes as ``services.append_message`` writes, and are inserted in bulk. Session counters are kept
 in step with an ``$inc``/``$max`` after every batch, so ``message_count`` always equals the stored
 messages and orders are 1..n without gaps. Assistant messages are the offline responder's answers
@@ -26,7 +26,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from pymongo import UpdateOne
 
-from chats import documents, search, services
+from chats import search, services, store
 from chats.models import Channel, ChatMessage, ChatSession, Role, SessionType, TokenUsage
 from chats.responders import offline
 
@@ -158,7 +158,7 @@ class ChatGenerator:
     def __init__(self, *, seed: int = 0, batch_size: int = BATCH_SIZE, now: datetime | None = None) -> None:
         self.rng = random.Random(seed)  # nosec B311 - synthetic benchmark text, not security
         self.batch_size = batch_size
-        self.now = now or documents.now()
+        self.now = now or store.now()
         self.pending = _Pending()
         self.written = {"sessions": 0, "messages": 0, "token_usage": 0}  # nosec B105 - counter names, not passwords
 
@@ -190,9 +190,9 @@ class ChatGenerator:
             created_at=created_at,
             updated_at=created_at,
         )
-        document = documents.to_document(session)
+        document = store.to_document(session)
         self.pending.sessions[document["_id"]] = document
-        return documents.mark_saved(session)
+        return store.mark_saved(session)
 
     def _add_messages(self, session: ChatSession, count: int) -> None:
         moment = max(session.last_message_at or session.created_at, session.created_at)
@@ -234,7 +234,7 @@ class ChatGenerator:
             search_terms=terms,
             created_at=moment,
         )
-        self.pending.messages.append(documents.to_document(message))
+        self.pending.messages.append(store.to_document(message))
         return message
 
     def _model(self) -> tuple[str, Decimal, Decimal]:
@@ -256,7 +256,7 @@ class ChatGenerator:
             cost=cost.quantize(Decimal("0.00000001")),
             created_at=message.created_at,
         )
-        self.pending.usage.append(documents.to_document(usage))
+        self.pending.usage.append(store.to_document(usage))
 
     def _set_title(self, session: ChatSession, question: str) -> None:
         session.title = services.title_from(question, max_chars=settings.CHAT_TITLE_MAX_CHARS)
@@ -265,7 +265,7 @@ class ChatGenerator:
         if document is not None:
             document.update(title=session.title, search_terms=session.search_terms)
             return
-        documents.collection(ChatSession).update_one(
+        store.collection(ChatSession).update_one(
             _selected(session), {"$set": {"title": session.title, "search_terms": session.search_terms}}
         )
 
@@ -274,13 +274,13 @@ class ChatGenerator:
         pending, self.pending = self.pending, _Pending()
         with pymongo.timeout(BULK_TIMEOUT_SECONDS):
             if pending.sessions:
-                documents.collection(ChatSession).insert_many(list(pending.sessions.values()), ordered=False)
+                store.collection(ChatSession).insert_many(list(pending.sessions.values()), ordered=False)
             if pending.messages:
-                documents.collection(ChatMessage).insert_many(pending.messages, ordered=False)
+                store.collection(ChatMessage).insert_many(pending.messages, ordered=False)
             if pending.usage:
-                documents.collection(TokenUsage).insert_many(pending.usage, ordered=False)
+                store.collection(TokenUsage).insert_many(pending.usage, ordered=False)
             if pending.counters:
-                documents.collection(ChatSession).bulk_write(
+                store.collection(ChatSession).bulk_write(
                     [
                         UpdateOne(
                             _selected(session),

@@ -1,0 +1,189 @@
+"""Writes to chat sessions: start, change, soft-delete, restore, delete for good, clear a user."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import Int64
+from django.conf import settings
+from pymongo.client_session import ClientSession
+from pymongo.errors import DuplicateKeyError
+
+from chats import search, store
+from chats.exceptions import InvalidChatInput, SessionAlreadyExists, SessionNotFound
+from chats.models import (
+    Channel,
+    ChatMessage,
+    ChatSession,
+    MessageVote,
+    SessionType,
+    TokenUsage,
+)
+from chats.services.validation import (
+    validate_metadata,
+    validate_public_id,
+    validate_tags,
+    validate_text,
+)
+
+logger = logging.getLogger(__name__)
+
+
+MAX_TAG_CHARS = 50
+UPDATABLE_SESSION_FIELDS = frozenset({"title", "metadata", "tags", "is_active", "is_archived", "is_pinned"})
+
+
+def start_session(
+    *,
+    user_id: int,
+    session_id: str | None = None,
+    title: str = "",
+    session_type: str = SessionType.GENERAL,
+    channel: str = Channel.WEB,
+    tags: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    created_at: datetime | None = None,
+) -> ChatSession:
+    """Create a session; a client may choose its id (unique per user)."""
+    if session_type not in SessionType.values:
+        raise InvalidChatInput(f"session_type must be one of {', '.join(SessionType.values)}.")
+    if channel not in Channel.values:
+        raise InvalidChatInput(f"channel must be one of {', '.join(Channel.values)}.")
+    if title:
+        validate_text(title, what="title", max_chars=settings.CHAT_TITLE_MAX_CHARS)
+    moment = created_at or store.now()
+    session = ChatSession(
+        session_id=validate_public_id(session_id) if session_id else str(uuid.uuid4()),
+        user_id=user_id,
+        title=title.strip(),
+        session_type=session_type,
+        channel=channel,
+        tags=validate_tags(tags or []),
+        metadata=validate_metadata(metadata or {}),
+        search_terms=search.terms_for(title),
+        created_at=moment,
+        updated_at=moment,
+    )
+    try:
+        store.collection(ChatSession).insert_one(store.to_document(session))
+    except DuplicateKeyError as exc:
+        raise SessionAlreadyExists() from exc
+    logger.info("chat session started", extra={"session_id": session.session_id, "user_id": user_id})
+    return store.mark_saved(session)
+
+
+def update_session(*, session: ChatSession, **changes: Any) -> ChatSession:
+    """Change title, metadata, tags or the active/archived/pinned flags; nothing else."""
+    unknown = set(changes) - UPDATABLE_SESSION_FIELDS
+    if unknown:
+        raise InvalidChatInput(f"these fields cannot be changed: {', '.join(sorted(unknown))}.")
+    if "title" in changes:
+        changes["title"] = validate_text(
+            changes["title"], what="title", max_chars=settings.CHAT_TITLE_MAX_CHARS
+        ).strip()
+        changes["search_terms"] = search.terms_for(changes["title"])
+    if "tags" in changes:
+        changes["tags"] = validate_tags(changes["tags"])
+    if "metadata" in changes:
+        changes["metadata"] = validate_metadata(changes["metadata"])
+    for flag in ("is_active", "is_archived", "is_pinned"):
+        if flag in changes and not isinstance(changes[flag], bool):
+            raise InvalidChatInput(f"{flag} must be true or false.")
+    changes["updated_at"] = store.now()
+    for name, value in changes.items():
+        setattr(session, name, value)
+    document = store.to_document(session)
+    columns = {field.name: field.column for field in ChatSession._meta.concrete_fields}
+    encoded = {columns[name]: document[columns[name]] for name in changes}
+    result = store.collection(ChatSession).update_one(store.owned(session), {"$set": encoded})
+    if result.matched_count == 0:
+        raise SessionNotFound()
+    return session
+
+
+def set_pinned(*, session: ChatSession, pinned: bool) -> ChatSession:
+    return update_session(session=session, is_pinned=pinned)
+
+
+def set_archived(*, session: ChatSession, archived: bool) -> ChatSession:
+    return update_session(session=session, is_archived=archived)
+
+
+def soft_delete_session(*, session: ChatSession) -> ChatSession:
+    """Hide a session; restorable until the retention cleanup purges it."""
+    moment = store.now()
+    store.collection(ChatSession).update_one(
+        store.owned(session), {"$set": {"deleted_at": moment, "updated_at": moment}}
+    )
+    session.deleted_at = session.updated_at = moment
+    return session
+
+
+def restore_session(*, session: ChatSession) -> ChatSession:
+    moment = store.now()
+    store.collection(ChatSession).update_one(
+        store.owned(session), {"$set": {"deleted_at": None, "updated_at": moment}}
+    )
+    session.deleted_at, session.updated_at = None, moment
+    return session
+
+
+def set_legal_hold(*, session: ChatSession, hold: bool) -> ChatSession:
+    store.collection(ChatSession).update_one(store.owned(session), {"$set": {"legal_hold": hold}})
+    session.legal_hold = hold
+    return session
+
+
+@dataclass(frozen=True)
+class DeletedCounts:
+    sessions: int = 0
+    messages: int = 0
+    votes: int = 0
+    token_usage: int = 0
+
+    def __add__(self, other: DeletedCounts) -> DeletedCounts:
+        return DeletedCounts(
+            self.sessions + other.sessions,
+            self.messages + other.messages,
+            self.votes + other.votes,
+            self.token_usage + other.token_usage,
+        )
+
+
+def delete_session_permanently(*, session: ChatSession) -> DeletedCounts:
+    """Remove a session with its messages, votes and token usage in one transaction."""
+
+    def delete(txn: ClientSession) -> DeletedCounts:
+        owned = {"user_id": Int64(session.user_id), "session_id": session.pk}
+        return DeletedCounts(
+            votes=store.collection(MessageVote).delete_many(owned, session=txn).deleted_count,
+            token_usage=store.collection(TokenUsage).delete_many(owned, session=txn).deleted_count,
+            messages=store.collection(ChatMessage).delete_many(owned, session=txn).deleted_count,
+            sessions=store.collection(ChatSession)
+            .delete_one(store.owned(session), session=txn)
+            .deleted_count,
+        )
+
+    counts = store.run_transaction(delete)
+    logger.info(
+        "chat session deleted permanently",
+        extra={"session_id": session.session_id, "user_id": session.user_id, "messages": counts.messages},
+    )
+    return counts
+
+
+def clear_user_chats(*, user_id: int) -> DeletedCounts:
+    """Remove everything one user has in the chat store (children first, so a rerun finishes)."""
+    owned = {"user_id": Int64(user_id)}
+    counts = DeletedCounts(
+        votes=store.collection(MessageVote).delete_many(owned).deleted_count,
+        token_usage=store.collection(TokenUsage).delete_many(owned).deleted_count,
+        messages=store.collection(ChatMessage).delete_many(owned).deleted_count,
+        sessions=store.collection(ChatSession).delete_many(owned).deleted_count,
+    )
+    logger.info("chat history cleared", extra={"user_id": user_id, "sessions": counts.sessions})
+    return counts
