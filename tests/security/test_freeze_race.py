@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pymongo
 import pytest
@@ -84,7 +85,7 @@ def test_concurrent_sends_and_a_clear_all_never_freeze_other_patients(tmp_path: 
             server.kill()
         synced = manage("sync_outbox", env={**env, "MONGODB_OPERATION_TIMEOUT_MS": "60000"}, timeout=300)
         assert synced.returncode == 0, synced.stdout + synced.stderr
-        database = pymongo.MongoClient(mongo.uri)["race"]
+        database: Any = pymongo.MongoClient(mongo.uri)["race"]
         for round_number in range(ROUNDS):
             from accounts.models import User
 
