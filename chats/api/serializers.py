@@ -189,6 +189,14 @@ class DeletedOutput(serializers.Serializer):
     messages = serializers.IntegerField()
     votes = serializers.IntegerField()
     token_usage = serializers.IntegerField()
+    erasure_id = serializers.IntegerField(help_text="the recorded erasure request")
+    completed = serializers.BooleanField(
+        help_text="false (HTTP 202) when the chat store is unreachable: it completes automatically"
+    )
+    kept = serializers.ListField(
+        child=serializers.CharField(), help_text="sessions under legal hold: hidden from you, not destroyed"
+    )
+    detail = serializers.CharField(help_text="what happened, in words")
 
 
 class SessionStatisticsOutput(serializers.Serializer):

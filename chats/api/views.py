@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -154,13 +155,39 @@ class ChatHistoryApi(APIView):
         return Response(io.ChatHistoryItemOutput(exchanges, many=True).data)
 
 
+LEGAL_HOLD_DETAIL = (
+    "{count} conversation(s) are under a legal hold: they are hidden from you and will be erased "
+    "when the hold is lifted. Everything else was erased."
+)
+PENDING_DETAIL = "Your erasure is recorded and will complete automatically as soon as chat storage is back."
+
+
+def _erasure_response(result: services.ErasureResult) -> Response:
+    """200 with what was erased (and what a legal hold kept); 202 while the store is unreachable."""
+    if not result.completed:
+        detail = PENDING_DETAIL
+    elif result.kept_session_ids:
+        detail = LEGAL_HOLD_DETAIL.format(count=len(result.kept_session_ids))
+    else:
+        detail = "Erased."
+    body = {
+        **asdict(result.counts),
+        "erasure_id": result.erasure_id,
+        "completed": result.completed,
+        "kept": result.kept_session_ids,
+        "detail": detail,
+    }
+    code = status.HTTP_200_OK if result.completed else status.HTTP_202_ACCEPTED
+    return Response(io.DeletedOutput(body).data, status=code)
+
+
 class ClearAllApi(APIView):
     """DELETE /api/chat-history/clear-all: remove all of the caller's chats."""
 
     @extend_schema(responses=io.DeletedOutput)
     def delete(self, request: Request) -> Response:
-        counts = services.clear_user_chats(user_id=_uid(request))
-        return Response(io.DeletedOutput(counts).data)
+        result = services.request_erasure(user_id=_uid(request), requested_by_id=_uid(request))
+        return _erasure_response(result)
 
 
 class SessionListApi(APIView):
@@ -222,7 +249,10 @@ class SessionPermanentDeleteApi(APIView):
     @extend_schema(parameters=[SESSION_ID], responses=io.DeletedOutput)
     def delete(self, request: Request, session_id: str) -> Response:
         session = selectors.get_session(user_id=_uid(request), session_id=session_id, include_deleted=True)
-        return Response(io.DeletedOutput(services.delete_session_permanently(session=session)).data)
+        result = services.request_erasure(
+            user_id=_uid(request), session_id=session.session_id, requested_by_id=_uid(request)
+        )
+        return _erasure_response(result)
 
 
 class SessionMessagesApi(APIView):

@@ -8,11 +8,13 @@ the chat turn (user message, reply, outage fallback) is ``chats.services.turn``.
 
 from chats.builders import content_hash
 from chats.responders.base import Reply
+from chats.services.erasure import ErasureResult, complete_pending_erasures, request_erasure
 from chats.services.messages import append_message, record_exchange, record_reply
 from chats.services.retention import CleanupReport, cleanup_chats
 from chats.services.sessions import (
     UPDATABLE_SESSION_FIELDS,
     DeletedCounts,
+    ErasedChats,
     clear_user_chats,
     delete_session_permanently,
     restore_session,
@@ -39,15 +41,19 @@ __all__ = [
     "UPDATABLE_SESSION_FIELDS",
     "CleanupReport",
     "DeletedCounts",
+    "ErasedChats",
+    "ErasureResult",
     "Reply",
     "append_message",
     "cleanup_chats",
     "clear_user_chats",
+    "complete_pending_erasures",
     "compute_daily_stats",
     "content_hash",
     "delete_session_permanently",
     "record_exchange",
     "record_reply",
+    "request_erasure",
     "restore_session",
     "set_archived",
     "set_legal_hold",
