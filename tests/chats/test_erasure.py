@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -69,7 +70,7 @@ def test_an_entry_that_escaped_the_purge_is_dropped_at_delivery() -> None:
     session = session_with_messages(user_id=patient.pk, messages=1)
     services.request_erasure(user_id=patient.pk, requested_by_id=patient.pk)
     late = _queued_message(user_id=patient.pk, session=session)
-    OutboxEntry.objects.filter(pk=late.pk).update(created_at=timezone.now() - timezone.timedelta(minutes=1))
+    OutboxEntry.objects.filter(pk=late.pk).update(created_at=timezone.now() - timedelta(minutes=1))
 
     outbox.drain()
 
@@ -111,7 +112,7 @@ def test_retention_never_touches_a_held_session() -> None:
     held = session_with_messages(messages=1)
     services.set_legal_hold(session=held, hold=True)
     services.soft_delete_session(session=held)
-    ChatSession.objects.filter(pk=held.pk).update(deleted_at=timezone.now() - timezone.timedelta(days=400))
+    ChatSession.objects.filter(pk=held.pk).update(deleted_at=timezone.now() - timedelta(days=400))
 
     services.cleanup_chats(days_old=1)
 
