@@ -139,3 +139,24 @@ def test_erasing_twice_is_harmless() -> None:
     second = services.request_erasure(user_id=patient.pk, requested_by_id=patient.pk)
 
     assert (first.counts.messages, second.counts.messages, second.completed) == (2, 0, True)
+
+
+def test_a_streamed_reply_that_cannot_be_stored_during_an_outage_is_queued(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    from chats.services import turn
+
+    patient = make_user(username="streamer")
+
+    def store_down(**kwargs: Any) -> Any:
+        raise ServerSelectionTimeoutError("chat store unreachable")
+
+    session, events = turn.stream_conversation(user_id=patient.pk, message="Is ibuprofen safe?")
+    monkeypatch.setattr(turn.services, "record_reply", store_down)
+    finished = list(events)[-1]
+
+    assert (finished.event, finished.data["queued"]) == ("done", True)
+    queued = OutboxEntry.objects.get(user_id=patient.pk, kind=OutboxEntry.Kind.REPLY)
+    assert queued.object_id == finished.data["assistant_message_id"]
