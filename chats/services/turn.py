@@ -349,9 +349,7 @@ def stream_conversation(
                     yield StreamEvent("token", {"text": chunk})
             if reply is None:
                 raise ResponderError("the provider ended without a final reply", code="provider_malformed")
-            assistant, usage = services.record_reply(
-                session=session, reply=reply, parent_message_id=user_message.message_id
-            )
+            assistant, usage, queued = _store_streamed_reply(session, user_message, reply)
             stored = True
             yield StreamEvent(
                 "done",
@@ -361,6 +359,7 @@ def stream_conversation(
                     "user_message_id": user_message.message_id,
                     "assistant_message_id": assistant.message_id,
                     "total_tokens": usage.total_tokens if usage else 0,
+                    "queued": queued,
                 },
             )
         except ResponderError as error:
@@ -374,6 +373,34 @@ def stream_conversation(
     return session, events()
 
 
+def _store_streamed_reply(
+    session: ChatSession, user_message: ChatMessage, reply: services.Reply
+) -> tuple[ChatMessage, TokenUsage | None, bool]:
+    """Store a finished streamed reply; when MongoDB is unreachable queue it (same id) instead.
+
+    The ids and time are fixed before the write: a commit that timed out but went through and
+    the queued copy are then one document, like the non-streamed turn.
+    """
+    message_id, moment = str(uuid.uuid4()), store.now()
+    try:
+        assistant, usage = services.record_reply(
+            session=session,
+            reply=reply,
+            parent_message_id=user_message.message_id,
+            message_id=message_id,
+            created_at=moment,
+        )
+    except PyMongoError as exc:
+        if not store.is_outage(exc):
+            raise
+        queued = _queue_reply(
+            session=session, user_message=user_message, reply=reply, message_id=message_id, created_at=moment
+        )
+        logger.warning("streamed reply queued in the outbox", extra={"session_id": session.session_id})
+        return queued, None, True
+    return assistant, usage, False
+
+
 def _finish_after_disconnect(
     session: ChatSession, user_message: ChatMessage, chunks: Iterator[str | services.Reply], reply: object
 ) -> None:
@@ -383,7 +410,7 @@ def _finish_after_disconnect(
             if isinstance(chunk, services.Reply):
                 reply = chunk
         if isinstance(reply, services.Reply):
-            services.record_reply(session=session, reply=reply, parent_message_id=user_message.message_id)
+            _store_streamed_reply(session, user_message, reply)
     except ResponderError as error:
         _failed(session, user_message, error)
     except SessionNotFound:

@@ -153,7 +153,7 @@ def test_a_streamed_reply_that_cannot_be_stored_during_an_outage_is_queued(
     def store_down(**kwargs: Any) -> Any:
         raise ServerSelectionTimeoutError("chat store unreachable")
 
-    session, events = turn.stream_conversation(user_id=patient.pk, message="Is ibuprofen safe?")
+    _, events = turn.stream_conversation(user_id=patient.pk, message="Is ibuprofen safe?")
     monkeypatch.setattr(turn.services, "record_reply", store_down)
     finished = list(events)[-1]
 
