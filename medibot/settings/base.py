@@ -132,7 +132,7 @@ MONGODB_URI = env.str(
 MONGODB_DATABASE = env.str("MONGODB_DATABASE", default="medibot_chats")
 MONGODB_TIMEOUT_MS = env.int("MONGODB_TIMEOUT_MS", default=2000)
 MONGODB_CONFLICT_RETRY_SECONDS = env.float("MONGODB_CONFLICT_RETRY_SECONDS", default=10.0)
-MONGODB_CONFLICT_MAX_ATTEMPTS = env.int("MONGODB_CONFLICT_MAX_ATTEMPTS", default=50)
+MONGODB_CONFLICT_MAX_ATTEMPTS = env.int("MONGODB_CONFLICT_MAX_ATTEMPTS", default=500)
 
 
 # Scale-out (docs/SCALING.md): majority-acknowledged chat writes unless the URI says otherwise
