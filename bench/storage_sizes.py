@@ -1,6 +1,6 @@
 """Measure the stored size of chat documents and their indexes, per message (docs/SCALING.md).
 
-Creates conversations through the real product path (``chats.services.turn.converse`` with the
+Creates conversations through the real product path (``chats.services.turn.run_turn`` with the
 offline responder: user message, assistant reply, token usage; a vote on every fifth reply) in a
 fresh database on a SecantusDB this script starts, then reads ``collStats`` of every chat
 collection. Prints JSON: bytes per document and per index, and the same scaled per 100M messages.
@@ -68,7 +68,7 @@ def _generate(turns: int, seed: int) -> dict[str, int]:
         user_id = 1 + rng.randrange(users)
         open_sessions = sessions.setdefault(user_id, [])
         session_id = rng.choice(open_sessions) if open_sessions and rng.random() < 0.8 else None
-        turn = conversation.converse(user_id=user_id, message=rng.choice(QUESTIONS), session_id=session_id)
+        turn = conversation.run_turn(user_id=user_id, text=rng.choice(QUESTIONS), session_id=session_id)
         if session_id is None:
             open_sessions.append(turn.session.session_id)
         if number % 5 == 0:

@@ -215,9 +215,9 @@ class Layers:
             )
 
         def service_exchange(number: int) -> None:
-            turn = conversation.converse(
+            turn = conversation.run_turn(
                 user_id=writer.user_id,
-                message=self.questions[number % 1000],
+                text=self.questions[number % 1000],
                 session_id=sessions["service"].get(),
             )
             if turn.queued:

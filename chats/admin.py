@@ -24,7 +24,7 @@ from django.utils.html import format_html
 
 from audit.admin_access import AuditedAdminMixin
 from audit.models import AuditEvent
-from chats import exporters, search, services, store
+from chats import admin_users, exporters, search, services, store  # noqa: F401 - admin_users registers the users admin
 from chats.models import (
     ChatMessage,
     ChatSession,

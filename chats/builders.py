@@ -2,14 +2,199 @@
 
 The live turn, the outbox, the importers, the fake-data generator and the test factories all
 build their documents here, so a field or a rule (the content hash, the "(no reply)" text of a
-failed reply, the search terms) changes in one place.
+failed reply, a provider's text made storable, the search terms) changes in one place. Builders
+check nothing a caller may get wrong: services validate input before they build.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bson import ObjectId
+from django.conf import settings
+
+from chats import search, store
+from chats.models import (
+    Channel,
+    ChatMessage,
+    ChatSession,
+    MessageStatus,
+    Role,
+    SessionType,
+    TokenUsage,
+)
+from chats.responders.base import Reply
+
+NO_REPLY = "(no reply)"
 
 
 def content_hash(content: str) -> str:
     """SHA-256 of the message text (hex): duplicate detection and import verification."""
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def new_id() -> str:
+    """A public id (session or message) chosen before anything is written."""
+    return str(uuid.uuid4())
+
+
+def session(
+    *,
+    user_id: int,
+    session_id: str | None = None,
+    title: str = "",
+    session_type: str = SessionType.GENERAL,
+    channel: str = Channel.WEB,
+    tags: Iterable[str] = (),
+    metadata: dict[str, Any] | None = None,
+    created_at: datetime | None = None,
+) -> ChatSession:
+    moment = created_at or store.now()
+    return ChatSession(
+        session_id=session_id or new_id(),
+        user_id=user_id,
+        title=title.strip(),
+        session_type=session_type,
+        channel=channel,
+        tags=list(tags),
+        metadata=metadata or {},
+        search_terms=search.terms_for(title),
+        created_at=moment,
+        updated_at=moment,
+    )
+
+
+def message(
+    *,
+    session: ChatSession,
+    role: str,
+    content: str,
+    message_id: str | None = None,
+    created_at: datetime | None = None,
+    order: int = 0,
+    status: str = MessageStatus.COMPLETED,
+    model: str = "",
+    parent_message_id: str = "",
+    source_documents: list[dict[str, Any]] | None = None,
+    agent_steps: list[Any] | None = None,
+    attachments: list[Any] | None = None,
+    error_info: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> ChatMessage:
+    """A message with its content hash and search terms; ``order`` is assigned when it is appended."""
+    if role == Role.ASSISTANT and status == MessageStatus.FAILED and not content:
+        content = NO_REPLY
+    return ChatMessage(
+        message_id=message_id or new_id(),
+        session=session,
+        user_id=session.user_id,
+        role=role,
+        content=content,
+        status=status,
+        model=model,
+        source_documents=source_documents or [],
+        agent_steps=agent_steps or [],
+        attachments=attachments or [],
+        error_info=error_info or {},
+        metadata=metadata or {},
+        parent_message_id=parent_message_id,
+        content_hash=content_hash(content),
+        search_terms=search.terms_for(content),
+        created_at=created_at or store.now(),
+        order=order,
+    )
+
+
+def reply_message(
+    *,
+    session: ChatSession,
+    reply: Reply,
+    message_id: str | None = None,
+    parent_message_id: str = "",
+    created_at: datetime | None = None,
+) -> ChatMessage:
+    """The assistant message of a responder's reply: the provider's text made storable (NULs
+    dropped, invalid Unicode replaced, cut at CHAT_MAX_MESSAGE_CHARS with ``metadata.truncated``:
+    the user's message is already stored, refusing the reply would lose it), and "(no reply)"
+    for a failed reply without text."""
+    content, truncated = provider_text(reply.content)
+    metadata = dict(reply.metadata or {})
+    if truncated:
+        metadata["truncated"] = True
+    return message(
+        session=session,
+        role=Role.ASSISTANT,
+        content=content,
+        message_id=message_id,
+        created_at=created_at,
+        status=reply.status,
+        model=reply.model,
+        parent_message_id=parent_message_id,
+        source_documents=reply.source_documents,
+        agent_steps=reply.agent_steps,
+        error_info=reply.error_info,
+        metadata=metadata,
+    )
+
+
+def provider_text(content: str) -> tuple[str, bool]:
+    """A provider's text made storable, and whether it was truncated."""
+    content = content.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    limit = settings.CHAT_MAX_MESSAGE_CHARS
+    if len(content) <= limit:
+        return content, False
+    return content[:limit], True
+
+
+def failed_reply(code: str) -> Reply:
+    """The reply stored when the provider failed: no text, the error's code kept."""
+    return Reply(content="", status=MessageStatus.FAILED, error_info={"code": code})
+
+
+def token_usage(
+    *,
+    session: ChatSession,
+    message: ChatMessage,
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cost: Decimal,
+) -> TokenUsage:
+    return TokenUsage(
+        session=session,
+        message=message,
+        user_id=session.user_id,
+        model=model or "unknown",
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+        cost=cost,
+        created_at=message.created_at,
+    )
+
+
+def reply_usage(*, session: ChatSession, message: ChatMessage, reply: Reply) -> TokenUsage | None:
+    """The token usage of a stored reply, or None (failed, or the provider reported no tokens)."""
+    if reply.status == MessageStatus.FAILED or not (reply.prompt_tokens or reply.completion_tokens):
+        return None
+    return token_usage(
+        session=session,
+        message=message,
+        model=reply.model,
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
+        cost=reply.cost,
+    )
+
+
+def vote_change(*, session_pk: Any, vote_type: str, reason: str, moment: datetime) -> dict[str, Any]:
+    """The upsert of one user's vote on one message (its filter is ``{user_id, message_id}``)."""
+    return {
+        "$set": {"vote_type": vote_type, "reason": reason, "updated_at": moment},
+        "$setOnInsert": {"_id": ObjectId(), "session_id": session_pk, "created_at": moment},
+    }

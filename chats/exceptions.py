@@ -1,28 +1,31 @@
-"""Domain errors of the chat store; the API maps them to HTTP in one exception handler."""
+"""Domain errors of the chat store; each declares its HTTP status (``medibot.exception_handler``)."""
 
 from __future__ import annotations
 
+from medibot.errors import DomainError
 
-class ChatError(Exception):
+
+class ChatError(DomainError):
     """Base of every chat domain error; ``message`` is safe to show (never message text)."""
-
-    def __init__(self, message: str, **extra: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.extra = extra
 
 
 class SessionNotFound(ChatError):
+    status_code = 404
+
     def __init__(self, message: str = "Chat session not found.") -> None:
         super().__init__(message)
 
 
 class MessageNotFound(ChatError):
+    status_code = 404
+
     def __init__(self, message: str = "Message not found.") -> None:
         super().__init__(message)
 
 
 class SessionAlreadyExists(ChatError):
+    status_code = 409
+
     def __init__(self, message: str = "A chat session with this id already exists.") -> None:
         super().__init__(message)
 
@@ -32,9 +35,13 @@ class InvalidChatInput(ChatError):
 
 
 class StoreUnavailable(ChatError):
+    status_code = 503
+
     def __init__(self, message: str = "Chat storage is temporarily unavailable.") -> None:
         super().__init__(message)
 
 
 class ReplyFailed(ChatError):
     """The bot's provider failed; the user message and a failed assistant message are stored."""
+
+    status_code = 502

@@ -11,7 +11,6 @@ and come with their token usage, as ``services.record_reply`` stores them.
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from pymongo import UpdateOne
 
-from chats import search, services, store
+from chats import builders, search, services, store
 from chats.models import Channel, ChatMessage, ChatSession, Role, SessionType, TokenUsage
 from chats.responders import offline
 
@@ -125,11 +124,6 @@ def _answer(question: str) -> str:
     return offline.compose(message=question, ehr=None)
 
 
-@lru_cache(maxsize=8192)
-def _encoded_text(content: str) -> tuple[str, list[str]]:
-    return services.content_hash(content), search.terms_for(content)
-
-
 @dataclass
 class _Pending:
     """Documents waiting for the next bulk write, and the counter updates they imply."""
@@ -182,13 +176,11 @@ class ChatGenerator:
         return session
 
     def _new_session(self, *, user_id: int, created_at: datetime) -> ChatSession:
-        session = ChatSession(
-            session_id=str(uuid.uuid4()),
+        session = builders.session(
             user_id=user_id,
             session_type=self.rng.choice(SessionType.values),
             channel=self.rng.choice([Channel.WEB, Channel.WEB, Channel.API, Channel.WHATSAPP]),
             created_at=created_at,
-            updated_at=created_at,
         )
         document = store.to_document(session)
         self.pending.sessions[document["_id"]] = document
@@ -220,18 +212,13 @@ class ChatGenerator:
     def _message(
         self, session: ChatSession, order: int, role: str, content: str, moment: datetime, parent: str = ""
     ) -> ChatMessage:
-        digest, terms = _encoded_text(content)
-        message = ChatMessage(
-            message_id=str(uuid.uuid4()),
+        message = builders.message(
             session=session,
-            user_id=session.user_id,
             role=role,
             content=content,
             order=order,
             model=self._model()[0] if role == Role.ASSISTANT else "",
             parent_message_id=parent,
-            content_hash=digest,
-            search_terms=terms,
             created_at=moment,
         )
         self.pending.messages.append(store.to_document(message))
@@ -245,16 +232,13 @@ class ChatGenerator:
         prompt_tokens = offline.estimate_tokens(question)
         completion_tokens = offline.estimate_tokens(reply)
         cost = (prompt_tokens * prompt_price + completion_tokens * completion_price) / 1000
-        usage = TokenUsage(
+        usage = builders.token_usage(
             session=session,
             message=message,
-            user_id=session.user_id,
             model=model,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            total_tokens=prompt_tokens + completion_tokens,
             cost=cost.quantize(Decimal("0.00000001")),
-            created_at=message.created_at,
         )
         self.pending.usage.append(store.to_document(usage))
 

@@ -139,6 +139,9 @@ class ChatMessage(models.Model):
     error_info = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     parent_message_id = models.CharField(max_length=64, blank=True, default="")
+    # The owner's vote ("up"/"down", "" for none), kept with the MessageVote in one transaction so
+    # a page of messages shows it without a second read.
+    vote = models.CharField(max_length=8, blank=True, default="")
     content_hash = models.CharField(max_length=64)
     search_terms = ArrayField(models.CharField(max_length=64), default=list, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)

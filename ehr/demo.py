@@ -1,4 +1,6 @@
-"""Demo patients for the embedded run (``manage.py seed_demo``): records and a few conversations.
+"""Demo patients for the embedded run (``manage.py seed_demo``): accounts and records.
+
+Their conversations (the questions below) are written by ``chats.demo``.
 
 Idempotent: profiles and entries are found by their natural keys, conversations by fixed session
 and message ids, so running it again creates nothing new. Replies come from the offline
@@ -15,12 +17,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
-from chats import selectors as chat_selectors
-from chats import services as chat_services
-from chats.exceptions import SessionAlreadyExists
-from chats.models import Channel
-from chats.responders.offline import OfflineResponder
-from ehr import selectors, services
+from ehr import services
 from ehr.models import Allergy, Condition, Encounter, Medication, Observation, PatientProfile
 
 
@@ -229,31 +226,6 @@ def ensure_demo_records(*, clinician: User) -> list[PatientProfile]:
             )
         profiles.append(profile)
     return profiles
-
-
-def ensure_demo_conversations(*, users: list[User]) -> int:
-    """One conversation per demo patient (fixed ids); returns how many sessions exist for them."""
-    responder = OfflineResponder()
-    by_username = {demo.username: demo for demo in DEMO_PATIENTS}
-    for user in users:
-        demo = by_username[user.get_username()]
-        session_id = f"demo-{demo.username}"
-        try:
-            session = chat_services.start_session(
-                user_id=user.pk, session_id=session_id, channel=Channel.WEB, title="Demo conversation"
-            )
-        except SessionAlreadyExists:
-            session = chat_selectors.get_session(user_id=user.pk, session_id=session_id)
-        ehr = selectors.ehr_summary_for(user.pk)
-        for number, question in enumerate(demo.questions, start=1):
-            chat_services.record_exchange(
-                session=session,
-                user_content=question,
-                reply=responder.reply(history=[], message=question, ehr=ehr),
-                user_message_id=f"{session_id}-q{number}",
-                assistant_message_id=f"{session_id}-a{number}",
-            )
-    return len(users)
 
 
 def _ensure(model: type[Any], patient: PatientProfile, key: dict[str, Any], values: dict[str, Any]) -> None:

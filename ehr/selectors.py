@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db.models import Q, QuerySet
+from django.db import connections
+from django.db.models import Q, QuerySet, Value
 from django.utils import timezone
 
 from accounts.models import User
@@ -117,21 +118,51 @@ def chart(*, patient: PatientProfile) -> Chart:
 def ehr_summary_for(user_id: int) -> EhrSummary:
     """Active allergies, current medications and active conditions of a user (empty without a profile).
 
-    The facts' texts are for the responder only: callers log their ids, never the texts.
+    One round trip: the three bounded reads (``SUMMARY_LIMIT`` of each kind, oldest first) as one
+    ``UNION ALL`` — it runs on every chat turn. The facts' texts are for the responder only:
+    callers log their ids, never the texts.
     """
-    allergies = Allergy.objects.filter(patient__user_id=user_id, active=True).order_by("id")[:SUMMARY_LIMIT]
+    allergies = Allergy.objects.filter(patient__user_id=user_id, active=True).values_list(
+        "id", "substance", "severity", "reaction"
+    )
     medications = (
         Medication.objects.filter(patient__user_id=user_id, active=True)
         .filter(Q(end_date__isnull=True) | Q(end_date__gte=timezone.localdate()))
-        .order_by("id")[:SUMMARY_LIMIT]
+        .values_list("id", "name", "dose", "frequency")
     )
-    conditions = Condition.objects.filter(
-        patient__user_id=user_id, status__in=Condition.ACTIVE_STATUSES
-    ).order_by("id")[:SUMMARY_LIMIT]
-    facts = [EhrFact("allergy", allergy.pk, allergy_text(allergy)) for allergy in allergies]
-    facts += [EhrFact("medication", medication.pk, medication_text(medication)) for medication in medications]
-    facts += [EhrFact("condition", condition.pk, condition_text(condition)) for condition in conditions]
-    return EhrSummary(facts=facts)
+    conditions = (
+        Condition.objects.filter(patient__user_id=user_id, status__in=Condition.ACTIVE_STATUSES)
+        .annotate(nothing=Value(""))
+        .values_list("id", "description", "icd10_code", "nothing")
+    )
+    parts: list[tuple[str, QuerySet[Any]]] = [
+        ("allergy", allergies),
+        ("medication", medications),
+        ("condition", conditions),
+    ]
+    selects: list[str] = []
+    params: list[Any] = []
+    for kind, part in parts:
+        bounded = part.order_by("id")[:SUMMARY_LIMIT]
+        sql, part_params = bounded.query.get_compiler(using=bounded.db).as_sql()
+        selects.append(f"SELECT %s, part_{kind}.* FROM ({sql}) part_{kind}")  # noqa: S608  # nosec B608 - ORM-built SQL, bound params
+        params += [kind, *part_params]
+    with connections[allergies.db].cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(selects), params)
+        rows = cursor.fetchall()
+    facts = [_fact(kind, int(pk), first, second, third) for kind, pk, first, second, third in rows]
+    order = {"allergy": 0, "medication": 1, "condition": 2}
+    return EhrSummary(facts=sorted(facts, key=lambda fact: (order[fact.kind], fact.record_id)))
+
+
+def _fact(kind: str, pk: int, first: str, second: str, third: str) -> EhrFact:
+    if kind == "allergy":
+        return EhrFact(
+            kind, pk, allergy_text(Allergy(pk=pk, substance=first, severity=second, reaction=third))
+        )
+    if kind == "medication":
+        return EhrFact(kind, pk, medication_text(Medication(pk=pk, name=first, dose=second, frequency=third)))
+    return EhrFact(kind, pk, condition_text(Condition(pk=pk, description=first, icd10_code=second)))
 
 
 def allergy_text(allergy: Allergy) -> str:

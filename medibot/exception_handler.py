@@ -1,4 +1,8 @@
-"""The one place where domain errors become HTTP responses (REST_FRAMEWORK EXCEPTION_HANDLER)."""
+"""The one place where errors become HTTP responses (REST_FRAMEWORK EXCEPTION_HANDLER).
+
+App-agnostic: a domain error (``medibot.errors.DomainError``) carries its own status and body;
+store outages (pymongo, the relational database) are 503.
+"""
 
 from __future__ import annotations
 
@@ -11,38 +15,22 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WT
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
-from chats.exceptions import (
-    ChatError,
-    InvalidChatInput,
-    MessageNotFound,
-    ReplyFailed,
-    SessionAlreadyExists,
-    SessionNotFound,
-    StoreUnavailable,
-)
+from medibot.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
-STATUS_BY_ERROR: list[tuple[type[ChatError], int]] = [
-    (SessionNotFound, status.HTTP_404_NOT_FOUND),
-    (MessageNotFound, status.HTTP_404_NOT_FOUND),
-    (SessionAlreadyExists, status.HTTP_409_CONFLICT),
-    (InvalidChatInput, status.HTTP_400_BAD_REQUEST),
-    (ReplyFailed, status.HTTP_502_BAD_GATEWAY),
-    (StoreUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
-]
+STORE_UNAVAILABLE = "Chat storage is temporarily unavailable."
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, ChatError):
-        for error_class, code in STATUS_BY_ERROR:
-            if isinstance(exc, error_class):
-                return Response({"detail": exc.message, **exc.extra}, status=code)
-        return Response({"detail": exc.message}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return Response(exc.body(), status=exc.status_code)
     if isinstance(exc, (ConnectionFailure, ExecutionTimeout, WTimeoutError)):
         logger.warning("chat store unavailable: %s", exc.__class__.__name__)
-        return Response({"detail": StoreUnavailable().message}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response({"detail": STORE_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, (DatabaseOperationalError, DatabaseInterfaceError)):
         logger.warning("relational database unavailable: %s", exc.__class__.__name__)
         return Response(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
@@ -45,6 +47,21 @@ def _service_problems() -> list[str]:
         except Exception as exc:
             problems.append(f"Redis ({settings.REDIS_URL}): {exc}")
     return problems
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Without ``MONGODB_URI``, the session's own SecantusDB on a free port (stopped at exit); the
+    test settings only declare the stores, they start nothing."""
+    if "MONGODB_URI" in os.environ:
+        return
+    from django.db import connections
+
+    from medibot.embedded import start_for_session
+
+    _process, uri = start_for_session()
+    settings.DATABASES["chats"]["HOST"] = uri
+    connections.settings["chats"]["HOST"] = uri
+    os.environ["MONGODB_URI"] = uri  # the servers and workers the tests start use the same one
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

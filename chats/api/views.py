@@ -11,18 +11,15 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from pymongo.errors import PyMongoError
 from rest_framework import serializers, status
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors as accounts_selectors
 from accounts.permissions import (
     READ_CHAT_STATISTICS,
     READ_PATIENT_CHATS,
@@ -30,13 +27,10 @@ from accounts.permissions import (
     VIEW_USER_DIRECTORY,
     StaffPermission,
 )
-from audit.models import CHAT_COUNTS, CHAT_MESSAGE, CHAT_RETENTION, CHAT_SESSION, CHAT_STATISTICS, AuditEvent
-from audit.services import Access, record_accesses
-from chats import exporters, health, selectors, services, store
+from chats import exporters, health, selectors, services, staff_access
 from chats.api import serializers as io
-from chats.models import ChatSession
-from chats.outbox import services as outbox
-from chats.services import turn as conversation
+from chats.models import Channel, ChatSession
+from chats.services import turn
 
 QUEUED_DETAIL = (
     "Chat storage is temporarily unavailable: your message was saved in the outbox and will appear "
@@ -61,7 +55,7 @@ def _session(request: Request, session_id: str) -> ChatSession:
 
 
 def _message_list(messages: list[Any], session: ChatSession, *, user_id: int) -> list[dict[str, Any]]:
-    votes = selectors.votes_for_messages(user_id=user_id, messages=messages)
+    votes = {message.pk: message.vote for message in messages if message.vote}  # the owner's, stored
     return list(io.MessageOutput(messages, many=True, context={"session": session, "votes": votes}).data)
 
 
@@ -77,7 +71,7 @@ class EventStreamRenderer(BaseRenderer):
         return json.dumps(data).encode()
 
 
-def _sse(events: Iterator[conversation.StreamEvent]) -> Iterator[str]:
+def _sse(events: Iterator[turn.StreamEvent]) -> Iterator[str]:
     for event in events:
         yield f"event: {event.event}\ndata: {json.dumps(event.data)}\n\n"
 
@@ -106,40 +100,41 @@ class SendMessageApi(APIView):
             request.accepted_renderer.media_type == "text/event-stream"
         )
         if wants_stream:
-            try:
-                session, events = conversation.stream_conversation(
-                    user_id=_uid(request), message=data["message"], session_id=data["session_id"]
-                )
-            except conversation.StorageDown as down:
-                return self._respond(
-                    conversation.converse_queued(
-                        user_id=_uid(request),
-                        message=data["message"],
-                        session_id=data["session_id"],
-                        ids=down.ids,
-                    )
-                )
-            response = StreamingHttpResponse(_sse(events), content_type="text/event-stream", status=200)
+            streamed = turn.stream_turn(
+                user_id=_uid(request),
+                session_id=data["session_id"],
+                text=data["message"],
+                channel=Channel.WEB,
+            )
+            if streamed.queued is not None:
+                return self._respond(streamed.queued)
+            response = StreamingHttpResponse(
+                _sse(streamed.events), content_type="text/event-stream", status=200
+            )
             response["X-Accel-Buffering"] = "no"
-            response["X-Session-Id"] = session.session_id
+            response["X-Session-Id"] = streamed.session_id
             return response
-        turn = conversation.converse(
-            user_id=_uid(request), message=data["message"], session_id=data["session_id"]
+        return self._respond(
+            turn.run_turn(
+                user_id=_uid(request),
+                session_id=data["session_id"],
+                text=data["message"],
+                channel=Channel.WEB,
+            )
         )
-        return self._respond(turn)
 
-    def _respond(self, turn: conversation.TurnResult) -> Response:
-        context = {"session": turn.session}
+    def _respond(self, result: turn.TurnResult) -> Response:
+        context = {"session": result.session}
         body = {
-            "session_id": turn.session.session_id,
-            "conversation_id": turn.session.session_id,
-            "response": turn.assistant_message.content,
-            "user_message": io.MessageOutput(turn.user_message, context=context).data,
-            "assistant_message": io.MessageOutput(turn.assistant_message, context=context).data,
-            "token_usage": io.UsageOutput(turn.usage).data if turn.usage else None,
-            "queued": turn.queued,
+            "session_id": result.session.session_id,
+            "conversation_id": result.session.session_id,
+            "response": result.assistant_message.content,
+            "user_message": io.MessageOutput(result.user_message, context=context).data,
+            "assistant_message": io.MessageOutput(result.assistant_message, context=context).data,
+            "token_usage": io.UsageOutput(result.usage).data if result.usage else None,
+            "queued": result.queued,
         }
-        if turn.queued:
+        if result.queued:
             body["detail"] = QUEUED_DETAIL
             return Response(body, status=status.HTTP_202_ACCEPTED)
         return Response(body, status=status.HTTP_201_CREATED)
@@ -384,20 +379,10 @@ class VoteApi(APIView):
     )
     def post(self, request: Request, message_id: str) -> Response:
         data = _input(io.VoteInput, request.data)
-        try:
-            message = selectors.get_message(user_id=_uid(request), message_id=message_id)
-            vote = services.vote(message=message, user_id=_uid(request), **data)
-        except PyMongoError as exc:
-            if not store.is_outage(exc):
-                raise
-            outbox.enqueue_vote(
-                user_id=_uid(request),
-                message_id=message_id,
-                vote_type=data["vote_type"],
-                reason=data.get("reason", ""),
-            )
+        cast = services.cast_vote(user_id=_uid(request), message_id=message_id, **data)
+        if cast.queued:
             return Response({"detail": QUEUED_DETAIL, "queued": True}, status=status.HTTP_202_ACCEPTED)
-        return Response(io.VoteOutput(vote, context={"message": message}).data)
+        return Response(io.VoteOutput(cast.vote, context={"message": cast.message}).data)
 
     @extend_schema(responses={204: None, 404: OpenApiResponse(description="no such message or vote")})
     def delete(self, request: Request, message_id: str) -> Response:
@@ -431,12 +416,7 @@ class GlobalStatisticsApi(APIView):
 
     @extend_schema(responses=io.GlobalStatisticsOutput)
     def get(self, request: Request) -> Response:
-        statistics = selectors.global_statistics()
-        record_accesses(
-            actor=request.user,
-            accesses=[Access(AuditEvent.Action.READ, CHAT_STATISTICS, "", owner_id=None)],
-            request=request,
-        )
+        statistics = staff_access.store_statistics(actor=request.user, days=30, request=request)
         return Response(io.GlobalStatisticsOutput(statistics).data)
 
 
@@ -446,10 +426,8 @@ class CleanupApi(APIView):
     @extend_schema(parameters=[io.CleanupInput], request=None, responses=io.CleanupOutput)
     def post(self, request: Request) -> Response:
         query = _input(io.CleanupInput, request.query_params)
-        report = services.cleanup_chats(days_old=query.get("days_old"), dry_run=query["dry_run"])
-        action = AuditEvent.Action.READ if query["dry_run"] else AuditEvent.Action.DELETE
-        record_accesses(
-            actor=request.user, accesses=[Access(action, CHAT_RETENTION, "", None)], request=request
+        report = staff_access.run_cleanup(
+            actor=request.user, days_old=query.get("days_old"), dry_run=query["dry_run"], request=request
         )
         return Response(io.CleanupOutput(report).data)
 
@@ -460,29 +438,10 @@ class StaffUsersApi(APIView):
     @extend_schema(parameters=[io.StaffUsersInput], responses=io.StaffUserPageOutput)
     def get(self, request: Request) -> Response:
         query = _input(io.StaffUsersInput, request.query_params)
-        size = query["page_size"]
-        users = accounts_selectors.users_page(after=query.get("cursor", 0), size=size)
-        page = users[:size]
-        counts = selectors.chat_counts_by_user(user_ids=[user.pk for user in page])
-        rows = [
-            {
-                "id": user.pk,
-                "username": user.username,
-                "email": user.email,
-                "role": getattr(user, "role", ""),
-                "phone_number": getattr(user, "phone_number", None),
-                "date_joined": user.date_joined,
-                **counts.get(user.pk, {"session_count": 0, "message_count": 0}),
-            }
-            for user in page
-        ]
-        next_cursor = page[-1].pk if len(users) > size else None
-        record_accesses(
-            actor=request.user,
-            accesses=[Access(AuditEvent.Action.READ, CHAT_COUNTS, str(user.pk), user.pk) for user in page],
-            request=request,
+        page = staff_access.users_with_chat_counts(
+            actor=request.user, cursor=query.get("cursor", 0), size=query["page_size"], request=request
         )
-        return Response(io.StaffUserPageOutput({"results": rows, "next_cursor": next_cursor}).data)
+        return Response(io.StaffUserPageOutput({"results": page.rows, "next_cursor": page.next_cursor}).data)
 
 
 class StaffUserConversationsApi(APIView):
@@ -490,19 +449,13 @@ class StaffUserConversationsApi(APIView):
 
     @extend_schema(parameters=[io.SessionListInput], responses=io.SessionPageOutput)
     def get(self, request: Request, user_id: int) -> Response:
-        if not get_user_model().objects.filter(pk=user_id).exists():
-            return Response({"detail": "User not found."}, status=status.HTTP_404_NOT_FOUND)
         query = _input(io.SessionListInput, request.query_params)
-        page = selectors.list_sessions(
-            user_id=user_id, archived=query["archived"], cursor=query.get("cursor"), limit=query["page_size"]
-        )
-        shown = [
-            Access(AuditEvent.Action.READ, CHAT_SESSION, session.session_id, user_id)
-            for session in page.items
-        ]
-        record_accesses(
+        page = staff_access.sessions_of_user(
             actor=request.user,
-            accesses=shown or [Access(AuditEvent.Action.READ, CHAT_SESSION, "", user_id)],
+            user_id=user_id,
+            archived=query["archived"],
+            cursor=query.get("cursor"),
+            size=query["page_size"],
             request=request,
         )
         return Response(io.SessionPageOutput({"results": page.items, "next_cursor": page.next_cursor}).data)
@@ -524,21 +477,7 @@ class StaffStatsApi(APIView):
         )
     )
     def get(self, request: Request) -> Response:
-        stats = selectors.global_statistics(days=0)
-        record_accesses(
-            actor=request.user,
-            accesses=[Access(AuditEvent.Action.READ, CHAT_STATISTICS, "", owner_id=None)],
-            request=request,
-        )
-        return Response(
-            {
-                "total_users": get_user_model().objects.count(),
-                "users_with_chats": stats["total_users"],
-                "total_sessions": stats["total_sessions"],
-                "total_messages": stats["total_messages"],
-                "messages_by_role": stats["messages_by_role"],
-            }
-        )
+        return Response(staff_access.user_totals(actor=request.user, request=request))
 
 
 class StaffLatestChatsApi(APIView):
@@ -547,17 +486,5 @@ class StaffLatestChatsApi(APIView):
     @extend_schema(parameters=[io.ChatHistoryInput], responses=io.LatestChatOutput(many=True))
     def get(self, request: Request) -> Response:
         limit = _input(io.ChatHistoryInput, request.query_params)["limit"]
-        rows = selectors.latest_chats_all_users(limit=limit)
-        names = get_user_model().objects.in_bulk({row["user_id"] for row in rows})
-        for row in rows:
-            user = names.get(row["user_id"])
-            row["username"] = user.get_username() if user else None
-        record_accesses(
-            actor=request.user,
-            accesses=[
-                Access(AuditEvent.Action.READ, CHAT_MESSAGE, row["message_id"], row["user_id"])
-                for row in rows
-            ],
-            request=request,
-        )
+        rows = staff_access.latest_chats(actor=request.user, limit=limit, request=request)
         return Response(io.LatestChatOutput(rows, many=True).data)

@@ -11,7 +11,6 @@ Documents are built field by field in the order and with the BSON types the ORM 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -25,7 +24,7 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from chats import search, store
+from chats import builders, search, store
 from chats.exceptions import InvalidChatInput
 from chats.importers import runs
 from chats.importers.records import (
@@ -183,7 +182,8 @@ def message_document(
         "error_info": _json_safe(record.error_info, empty={}),
         "metadata": metadata,
         "parent_message_id": record.parent_message_id,
-        "content_hash": record.content_hash or _content_hash(record.content),
+        "vote": "",
+        "content_hash": record.content_hash or builders.content_hash(record.content),
         "search_terms": record.search_terms
         if record.search_terms is not None
         else search.terms_for(record.content),
@@ -191,16 +191,12 @@ def message_document(
     }
 
 
-def _content_hash(content: str) -> str:
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
-
-
 def prepare(batch: Batch) -> Batch:
     """The CPU work of a batch's documents (search terms, hashes), done while the last batch is written."""
     for record in batch.records:
         if isinstance(record, MessageRecord):
             record.search_terms = search.terms_for(record.content)
-            record.content_hash = _content_hash(record.content)
+            record.content_hash = builders.content_hash(record.content)
     return batch
 
 

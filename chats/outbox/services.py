@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -105,6 +106,20 @@ def has_pending(*, user_id: int, session_id: str) -> bool:
     return OutboxEntry.objects.filter(
         user_id=user_id, session_id=session_id, status=OutboxEntry.Status.PENDING
     ).exists()
+
+
+def pending_state(*, user_id: int, session_id: str | None) -> tuple[bool, bool]:
+    """``(this session has queued writes, anything is queued at all)`` in one query: the chat turn's
+    check before it writes (queue behind the session's writes) and after (wake the outbox up)."""
+    pending = OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING)
+    if session_id is None:
+        return False, pending.exists()
+    mine = Q(user_id=user_id, session_id=session_id)
+    first = pending.order_by(Case(When(mine, then=Value(0)), default=Value(1))).values_list(
+        "user_id", "session_id"
+    )[:1]
+    row = next(iter(first), None)
+    return row == (user_id, session_id), row is not None
 
 
 def any_pending() -> bool:

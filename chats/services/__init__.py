@@ -9,7 +9,7 @@ the chat turn (user message, reply, outage fallback) is ``chats.services.turn``.
 from chats.builders import content_hash
 from chats.responders.base import Reply
 from chats.services.erasure import ErasureResult, complete_pending_erasures, request_erasure
-from chats.services.messages import append_message, record_exchange, record_reply
+from chats.services.messages import append_message, record_reply
 from chats.services.retention import CleanupReport, cleanup_chats
 from chats.services.sessions import (
     UPDATABLE_SESSION_FIELDS,
@@ -34,24 +34,25 @@ from chats.services.validation import (
     validate_tags,
     validate_text,
 )
-from chats.services.votes import unvote, vote
+from chats.services.votes import CastVote, cast_vote, unvote, vote
 
 __all__ = [
     "PUBLIC_ID",
     "UPDATABLE_SESSION_FIELDS",
+    "CastVote",
     "CleanupReport",
     "DeletedCounts",
     "ErasedChats",
     "ErasureResult",
     "Reply",
     "append_message",
+    "cast_vote",
     "cleanup_chats",
     "clear_user_chats",
     "complete_pending_erasures",
     "compute_daily_stats",
     "content_hash",
     "delete_session_permanently",
-    "record_exchange",
     "record_reply",
     "request_erasure",
     "restore_session",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +12,7 @@ from django.conf import settings
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
-from chats import search, store
+from chats import builders, search, store
 from chats.exceptions import InvalidChatInput, SessionAlreadyExists, SessionNotFound
 from chats.models import (
     Channel,
@@ -55,18 +54,15 @@ def start_session(
         raise InvalidChatInput(f"channel must be one of {', '.join(Channel.values)}.")
     if title:
         validate_text(title, what="title", max_chars=settings.CHAT_TITLE_MAX_CHARS)
-    moment = created_at or store.now()
-    session = ChatSession(
-        session_id=validate_public_id(session_id) if session_id else str(uuid.uuid4()),
+    session = builders.session(
         user_id=user_id,
-        title=title.strip(),
+        session_id=validate_public_id(session_id) if session_id else None,
+        title=title,
         session_type=session_type,
         channel=channel,
         tags=validate_tags(tags or []),
         metadata=validate_metadata(metadata or {}),
-        search_terms=search.terms_for(title),
-        created_at=moment,
-        updated_at=moment,
+        created_at=created_at,
     )
     try:
         store.collection(ChatSession).insert_one(store.to_document(session))

@@ -1,13 +1,24 @@
-"""A chat turn: store the user's message, ask the responder, store its reply.
+"""The chat turn: the one owner of "a user says something, the assistant answers", for every channel.
 
-The user's message is stored before the provider is called, so it survives any provider
-failure; a failed reply is stored as a failed assistant message with its ``error_info``.
+JSON and streamed HTTP, the web page and WhatsApp (``channel``) all go through ``run_turn`` or
+``stream_turn``; views and tasks only translate. A turn:
+
+1. fixes its ids and time before the first write (a write that times out may still have committed,
+   and a replay with the same ids is a no-op thanks to the unique indexes);
+2. stores the user's message before the provider is called, so it survives any provider failure;
+3. asks the responder with the conversation's recent history and the patient's EHR summary;
+4. stores the reply and its token usage in one transaction (a failed reply as a failed message);
+5. while MongoDB is unreachable — or the session still has queued writes — queues the whole turn
+   in the outbox (MySQL) instead, and after a turn that reached MongoDB wakes the outbox up.
+
+A Celery task calls it with ids only::
+
+    run_turn(user_id=42, session_id=None, text="Hello", channel=Channel.WHATSAPP)
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,15 +26,19 @@ from datetime import datetime
 from django.db import transaction
 from pymongo.errors import PyMongoError
 
-from chats import selectors, services, store
+from chats import builders, selectors, store
 from chats.exceptions import ReplyFailed, SessionNotFound
-from chats.models import Channel, ChatMessage, ChatSession, MessageStatus, TokenUsage
+from chats.models import Channel, ChatMessage, ChatSession, Role, TokenUsage
 from chats.outbox import services as outbox
-from chats.responders.base import EhrSummary, Responder, ResponderError, Turn
+from chats.responders.base import EhrSummary, Reply, Responder, ResponderError, Turn
+from chats.services.messages import append_message, record_reply
+from chats.services.sessions import start_session
+from chats.services.validation import validate_text
 
 logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 20
+FAILED_DETAIL = "The assistant could not answer right now; your message was saved. Please try again."
 
 
 @dataclass(frozen=True)
@@ -37,265 +52,6 @@ class TurnResult:
     queued: bool = False
 
 
-def default_responder() -> Responder:
-    from chats.responders.registry import get_responder
-
-    return get_responder()
-
-
-def ehr_summary(*, user_id: int) -> EhrSummary:
-    from ehr.selectors import ehr_summary_for
-
-    return ehr_summary_for(user_id)
-
-
-def open_session(
-    *, user_id: int, session_id: str | None, channel: str = Channel.WEB, new_session_id: str | None = None
-) -> ChatSession:
-    """The caller's session by id, or a new one (with ``new_session_id`` when given) when no id is given."""
-    if session_id:
-        return selectors.get_session(user_id=user_id, session_id=session_id)
-    return services.start_session(user_id=user_id, channel=channel, session_id=new_session_id)
-
-
-def _history(session: ChatSession) -> list[Turn]:
-    page = selectors.message_page(session=session, limit=HISTORY_TURNS)
-    return [Turn(role=message.role, content=message.content) for message in page.items[:-1]]
-
-
-def _failed(session: ChatSession, user_message: ChatMessage, error: ResponderError) -> ReplyFailed:
-    failed, _ = services.record_reply(
-        session=session,
-        reply=services.Reply(
-            content="",
-            status=MessageStatus.FAILED,
-            error_info={"code": error.code},
-        ),
-        parent_message_id=user_message.message_id,
-    )
-    logger.warning(
-        "chat reply failed",
-        extra={"session_id": session.session_id, "message_id": failed.message_id, "code": error.code},
-    )
-    return ReplyFailed(
-        "The assistant could not answer right now; your message was saved. Please try again.",
-        session_id=session.session_id,
-        user_message_id=user_message.message_id,
-        assistant_message_id=failed.message_id,
-    )
-
-
-def _store_question(
-    *, user_id: int, message: str, session_id: str | None, channel: str
-) -> tuple[ChatSession, ChatMessage]:
-    """Open the session and store the user's message, or raise StorageDown with the turn's ids.
-
-    Ids and times are fixed before each write: a write that times out may still have committed
-    (an ambiguous commit), and the outbox then delivers the same ids, which the unique indexes
-    turn into a no-op instead of a second copy.
-    """
-    ids = _TurnIds.for_session(session_id)
-    try:
-        session = open_session(
-            user_id=user_id, session_id=session_id, channel=channel, new_session_id=ids.session_id
-        )
-        user_message = services.append_message(
-            session=session,
-            role="user",
-            content=message,
-            message_id=ids.user_message_id,
-            created_at=ids.asked_at,
-        )
-    except PyMongoError as exc:
-        if store.is_outage(exc):
-            raise StorageDown(ids) from exc
-        raise
-    return session, user_message
-
-
-def converse(
-    *,
-    user_id: int,
-    message: str,
-    session_id: str | None = None,
-    channel: str = Channel.WEB,
-    responder: Responder | None = None,
-) -> TurnResult:
-    """One chat turn. While MongoDB is unreachable — or this session still has queued writes —
-    the turn goes to the outbox instead and ``TurnResult.queued`` is true; nothing is lost."""
-    services.validate_text(message)
-    if session_id and outbox.has_pending(user_id=user_id, session_id=session_id):
-        return converse_queued(user_id=user_id, message=message, session_id=session_id, responder=responder)
-    try:
-        session, user_message = _store_question(
-            user_id=user_id, message=message, session_id=session_id, channel=channel
-        )
-    except StorageDown as down:
-        return converse_queued(
-            user_id=user_id,
-            message=message,
-            session_id=session_id,
-            channel=channel,
-            responder=responder,
-            ids=down.ids,
-        )
-    bot = responder or default_responder()
-    try:
-        reply = bot.reply(history=_history(session), message=message, ehr=ehr_summary(user_id=user_id))
-    except ResponderError as error:
-        raise _failed(session, user_message, error) from error
-    answered_at, reply_id = store.now(), str(uuid.uuid4())  # fixed before the write, as in _store_question
-    try:
-        assistant, usage = services.record_reply(
-            session=session,
-            reply=reply,
-            parent_message_id=user_message.message_id,
-            message_id=reply_id,
-            created_at=answered_at,
-        )
-    except PyMongoError as exc:
-        if not store.is_outage(exc):
-            raise
-        assistant = _queue_reply(
-            session=session,
-            user_message=user_message,
-            reply=reply,
-            message_id=reply_id,
-            created_at=answered_at,
-        )
-        return TurnResult(session, user_message, assistant, usage=None, queued=True)
-    _wake_outbox()
-    return TurnResult(session=session, user_message=user_message, assistant_message=assistant, usage=usage)
-
-
-@dataclass(frozen=True)
-class _TurnIds:
-    """The public ids and time of one turn, chosen before anything is written."""
-
-    session_id: str | None = None  # for a new session
-    user_message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    assistant_message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    asked_at: datetime = field(default_factory=store.now)
-
-    @classmethod
-    def for_session(cls, session_id: str | None) -> _TurnIds:
-        """Ids for a turn in ``session_id``, or in a new session (with its id) when None."""
-        return cls(session_id=None if session_id else str(uuid.uuid4()))
-
-
-def converse_queued(
-    *,
-    user_id: int,
-    message: str,
-    session_id: str | None,
-    channel: str = Channel.WEB,
-    responder: Responder | None = None,
-    ids: _TurnIds | None = None,
-) -> TurnResult:
-    """The turn without MongoDB: ids assigned now (or the ones a failed attempt already used),
-    writes kept in the outbox (MySQL).
-
-    The responder answers without the conversation's history (it cannot be read); the reply is
-    queued behind the user's message so delivery keeps the session's order.
-    """
-    ids = ids or _TurnIds.for_session(session_id)
-    moment = ids.asked_at
-    session = ChatSession(
-        session_id=session_id or ids.session_id or str(uuid.uuid4()),
-        user_id=user_id,
-        channel=channel,
-        created_at=moment,
-    )
-    user_message = ChatMessage(
-        message_id=ids.user_message_id,
-        session=session,
-        user_id=user_id,
-        role="user",
-        content=message,
-        created_at=moment,
-        content_hash=services.content_hash(message),
-        order=0,
-    )
-    with transaction.atomic():
-        if not session_id:
-            outbox.enqueue_session(
-                user_id=user_id, session_id=session.session_id, channel=channel, created_at=moment
-            )
-        outbox.enqueue_message(
-            user_id=user_id,
-            session_id=session.session_id,
-            message_id=user_message.message_id,
-            role="user",
-            content=message,
-            created_at=moment,
-        )
-    bot = responder or default_responder()
-    try:
-        reply = bot.reply(history=[], message=message, ehr=ehr_summary(user_id=user_id))
-    except ResponderError as error:
-        reply = services.Reply(content="", status=MessageStatus.FAILED, error_info={"code": error.code})
-    assistant = _queue_reply(
-        session=session, user_message=user_message, reply=reply, message_id=ids.assistant_message_id
-    )
-    logger.warning("chat turn queued in the outbox", extra={"session_id": session.session_id})
-    return TurnResult(
-        session=session, user_message=user_message, assistant_message=assistant, usage=None, queued=True
-    )
-
-
-def _queue_reply(
-    *,
-    session: ChatSession,
-    user_message: ChatMessage,
-    reply: services.Reply,
-    message_id: str | None = None,
-    created_at: datetime | None = None,
-) -> ChatMessage:
-    moment = created_at or store.now()
-    assistant = ChatMessage(
-        message_id=message_id or str(uuid.uuid4()),
-        session=session,
-        user_id=session.user_id,
-        role="assistant",
-        content=reply.content or "(no reply)",
-        status=reply.status,
-        model=reply.model,
-        metadata=reply.metadata,
-        error_info=reply.error_info,
-        parent_message_id=user_message.message_id,
-        created_at=moment,
-        content_hash=services.content_hash(reply.content or "(no reply)"),
-        order=0,
-    )
-    outbox.enqueue_reply(
-        user_id=session.user_id,
-        session_id=session.session_id,
-        message_id=assistant.message_id,
-        parent_message_id=user_message.message_id,
-        reply=reply,
-        created_at=moment,
-    )
-    return assistant
-
-
-def _wake_outbox() -> None:
-    """MongoDB just answered: if writes are queued, ask a worker to deliver them now."""
-    if not outbox.any_pending():
-        return
-    from chats import tasks
-
-    tasks.enqueue_outbox_sync()
-
-
-class StorageDown(Exception):
-    """MongoDB is unreachable (or the session has queued writes): the caller should queue the turn,
-    with ``ids`` when a write was attempted (it may have committed; the outbox reuses its ids)."""
-
-    def __init__(self, ids: _TurnIds | None = None) -> None:
-        super().__init__("chat storage is unavailable")
-        self.ids = ids
-
-
 @dataclass(frozen=True)
 class StreamEvent:
     """One server-sent event: ``token`` (a text chunk), ``done`` (ids) or ``error``."""
@@ -304,114 +60,340 @@ class StreamEvent:
     data: dict[str, object]
 
 
-def stream_conversation(
+@dataclass(frozen=True)
+class StreamedTurn:
+    """A streamed turn: the user's message is stored and ``events`` yields the reply as it comes —
+    or MongoDB is down and the whole turn went to the outbox (``queued``, ``events`` empty)."""
+
+    session_id: str
+    events: Iterator[StreamEvent]
+    queued: TurnResult | None = None
+
+
+@dataclass(frozen=True)
+class TurnIds:
+    """The public ids and time of one turn, chosen before anything is written."""
+
+    session_id: str | None = None  # for a new session
+    user_message_id: str = field(default_factory=builders.new_id)
+    assistant_message_id: str = field(default_factory=builders.new_id)
+    asked_at: datetime = field(default_factory=store.now)
+
+    @classmethod
+    def for_session(cls, session_id: str | None) -> TurnIds:
+        """Ids for a turn in ``session_id``, or in a new session (with its id) when None."""
+        return cls(session_id=None if session_id else builders.new_id())
+
+
+class StorageDown(Exception):
+    """MongoDB is unreachable: the turn is queued in the outbox instead."""
+
+
+def run_turn(
     *,
     user_id: int,
-    message: str,
-    session_id: str | None = None,
+    session_id: str | None,
+    text: str,
     channel: str = Channel.WEB,
     responder: Responder | None = None,
-) -> tuple[ChatSession, Iterator[StreamEvent]]:
-    """Validate and store the user message now; stream the reply as it is generated.
+) -> TurnResult:
+    """One complete chat turn (JSON API, web page, WhatsApp, a Celery task).
 
-    The reply is stored complete even if the consumer stops early (client disconnect): the
-    generator drains the provider in its ``finally`` block before storing.
+    Raises ``ReplyFailed`` (502) when the provider fails — the user's message and a failed
+    assistant message are stored; ``SessionNotFound`` for someone else's or a deleted session.
     """
-    services.validate_text(message)
-    if session_id and outbox.has_pending(user_id=user_id, session_id=session_id):
-        raise StorageDown()
-    session, user_message = _store_question(
-        user_id=user_id, message=message, session_id=session_id, channel=channel
-    )
-    try:
-        history = _history(session)
-    except PyMongoError as exc:
-        if store.is_outage(exc):  # the message is stored: the queued turn reuses its ids
-            stored = _TurnIds(
-                session_id=None if session_id else session.session_id,
-                user_message_id=user_message.message_id,
-                asked_at=user_message.created_at,
-            )
-            raise StorageDown(stored) from exc
-        raise
-    bot = responder or default_responder()
-    ehr = ehr_summary(user_id=user_id)
+    return _Turn(
+        user_id=user_id, session_id=session_id, text=text, channel=channel, responder=responder
+    ).run()
 
-    def events() -> Iterator[StreamEvent]:
-        chunks = bot.stream(history=history, message=message, ehr=ehr)
-        reply: services.Reply | None = None
+
+def stream_turn(
+    *,
+    user_id: int,
+    session_id: str | None,
+    text: str,
+    channel: str = Channel.WEB,
+    responder: Responder | None = None,
+) -> StreamedTurn:
+    """The turn with the reply streamed: the user's message is stored before this returns; the
+    reply is stored complete even if the consumer stops early (client disconnect)."""
+    return _Turn(
+        user_id=user_id, session_id=session_id, text=text, channel=channel, responder=responder
+    ).stream()
+
+
+class _Turn:
+    def __init__(
+        self, *, user_id: int, session_id: str | None, text: str, channel: str, responder: Responder | None
+    ) -> None:
+        validate_text(text)
+        self.user_id = user_id
+        self.session_id = session_id
+        self.text = text
+        self.channel = channel
+        self.ids = TurnIds.for_session(session_id)
+        self._responder = responder
+        self.session_queued, self.outbox_waiting = outbox.pending_state(
+            user_id=user_id, session_id=session_id
+        )
+
+    @property
+    def responder(self) -> Responder:
+        if self._responder is None:
+            from chats.responders.registry import get_responder
+
+            self._responder = get_responder()
+        return self._responder
+
+    def ehr(self) -> EhrSummary:
+        from ehr.selectors import ehr_summary_for
+
+        return ehr_summary_for(self.user_id)
+
+    # --- complete turn ---------------------------------------------------------------------------------
+
+    def run(self) -> TurnResult:
+        if self.session_queued:
+            return self.queue()
+        try:
+            session, question = self.store_question()
+            history = self.history(session)
+        except StorageDown:
+            return self.queue()
+        try:
+            reply = self.responder.reply(history=history, message=self.text, ehr=self.ehr())
+        except ResponderError as error:
+            raise self.failed(session, question, error) from error
+        try:
+            answer, usage = record_reply(
+                session=session,
+                reply=reply,
+                parent_message_id=question.message_id,
+                message_id=self.ids.assistant_message_id,
+                created_at=store.now(),
+            )
+        except PyMongoError as exc:
+            if not store.is_outage(exc):
+                raise
+            answer = self.queue_reply(session, question, reply)
+            return TurnResult(session, question, answer, usage=None, queued=True)
+        self.wake_outbox()
+        return TurnResult(session=session, user_message=question, assistant_message=answer, usage=usage)
+
+    # --- streamed turn ---------------------------------------------------------------------------------
+
+    def stream(self) -> StreamedTurn:
+        if self.session_queued:
+            return self.queued_stream()
+        try:
+            session, question = self.store_question()
+            history = self.history(session)
+        except StorageDown:
+            return self.queued_stream()
+        ehr = self.ehr()
+        return StreamedTurn(
+            session_id=session.session_id, events=self.events(session, question, history, ehr)
+        )
+
+    def queued_stream(self) -> StreamedTurn:
+        queued = self.queue()
+        return StreamedTurn(session_id=queued.session.session_id, events=iter(()), queued=queued)
+
+    def events(
+        self, session: ChatSession, question: ChatMessage, history: list[Turn], ehr: EhrSummary
+    ) -> Iterator[StreamEvent]:
+        chunks = self.responder.stream(history=history, message=self.text, ehr=ehr)
+        reply: Reply | None = None
         stored = False
         try:
             for chunk in chunks:
-                if isinstance(chunk, services.Reply):
+                if isinstance(chunk, Reply):
                     reply = chunk
                 else:
                     yield StreamEvent("token", {"text": chunk})
             if reply is None:
                 raise ResponderError("the provider ended without a final reply", code="provider_malformed")
-            assistant, usage, queued = _store_streamed_reply(session, user_message, reply)
+            answer, usage, queued = self.store_streamed_reply(session, question, reply)
             stored = True
+            self.wake_outbox()
             yield StreamEvent(
                 "done",
                 {
                     "session_id": session.session_id,
                     "conversation_id": session.session_id,
-                    "user_message_id": user_message.message_id,
-                    "assistant_message_id": assistant.message_id,
+                    "user_message_id": question.message_id,
+                    "assistant_message_id": answer.message_id,
                     "total_tokens": usage.total_tokens if usage else 0,
                     "queued": queued,
                 },
             )
         except ResponderError as error:
-            failure = _failed(session, user_message, error)
+            failure = self.failed(session, question, error)
             stored = True
             yield StreamEvent("error", {"detail": failure.message, **failure.extra})
         finally:
             if not stored:
-                _finish_after_disconnect(session, user_message, chunks, reply)
+                self.finish_after_disconnect(session, question, chunks, reply)
 
-    return session, events()
+    def finish_after_disconnect(
+        self, session: ChatSession, question: ChatMessage, chunks: Iterator[str | Reply], reply: Reply | None
+    ) -> None:
+        """The client went away mid-stream: let the provider finish and store the whole reply."""
+        try:
+            for chunk in chunks:
+                if isinstance(chunk, Reply):
+                    reply = chunk
+            if reply is not None:
+                self.store_streamed_reply(session, question, reply)
+        except ResponderError as error:
+            self.failed(session, question, error)
+        except SessionNotFound:
+            logger.info("session deleted during a streamed reply", extra={"session_id": session.session_id})
 
+    # --- steps -------------------------------------------------------------------------------------------
 
-def _store_streamed_reply(
-    session: ChatSession, user_message: ChatMessage, reply: services.Reply
-) -> tuple[ChatMessage, TokenUsage | None, bool]:
-    """Store a finished streamed reply; when MongoDB is unreachable queue it (same id) instead.
+    def store_question(self) -> tuple[ChatSession, ChatMessage]:
+        """Open the session (or start it with the turn's id) and store the user's message; raises
+        StorageDown while MongoDB is unreachable."""
+        try:
+            if self.session_id:
+                session = selectors.get_session(user_id=self.user_id, session_id=self.session_id)
+            else:
+                session = start_session(
+                    user_id=self.user_id, channel=self.channel, session_id=self.ids.session_id
+                )
+            question = append_message(
+                session=session,
+                role=Role.USER,
+                content=self.text,
+                message_id=self.ids.user_message_id,
+                created_at=self.ids.asked_at,
+            )
+        except PyMongoError as exc:
+            if store.is_outage(exc):
+                raise StorageDown() from exc
+            raise
+        return session, question
 
-    The ids and time are fixed before the write: a commit that timed out but went through and
-    the queued copy are then one document, like the non-streamed turn.
-    """
-    message_id, moment = str(uuid.uuid4()), store.now()
-    try:
-        assistant, usage = services.record_reply(
+    def history(self, session: ChatSession) -> list[Turn]:
+        """The messages before the user's (which is stored): what the responder sees."""
+        try:
+            page = selectors.message_page(session=session, limit=HISTORY_TURNS)
+        except PyMongoError as exc:
+            if store.is_outage(exc):  # the question is stored: the queued turn reuses its ids
+                raise StorageDown() from exc
+            raise
+        return [Turn(role=message.role, content=message.content) for message in page.items[:-1]]
+
+    def store_reply(
+        self, session: ChatSession, question: ChatMessage, reply: Reply
+    ) -> tuple[ChatMessage, TokenUsage | None]:
+        return record_reply(
             session=session,
             reply=reply,
-            parent_message_id=user_message.message_id,
-            message_id=message_id,
-            created_at=moment,
+            parent_message_id=question.message_id,
+            message_id=self.ids.assistant_message_id,
         )
-    except PyMongoError as exc:
-        if not store.is_outage(exc):
-            raise
-        queued = _queue_reply(
-            session=session, user_message=user_message, reply=reply, message_id=message_id, created_at=moment
+
+    def store_streamed_reply(
+        self, session: ChatSession, question: ChatMessage, reply: Reply
+    ) -> tuple[ChatMessage, TokenUsage | None, bool]:
+        """Store a finished streamed reply; while MongoDB is unreachable queue it instead (same id:
+        a commit that timed out but went through and the queued copy are one document)."""
+        try:
+            answer, usage = self.store_reply(session, question, reply)
+        except PyMongoError as exc:
+            if not store.is_outage(exc):
+                raise
+            logger.warning("streamed reply queued in the outbox", extra={"session_id": session.session_id})
+            return self.queue_reply(session, question, reply), None, True
+        return answer, usage, False
+
+    def failed(self, session: ChatSession, question: ChatMessage, error: ResponderError) -> ReplyFailed:
+        failed, _ = record_reply(
+            session=session,
+            reply=builders.failed_reply(error.code),
+            parent_message_id=question.message_id,
+            message_id=self.ids.assistant_message_id,
         )
-        logger.warning("streamed reply queued in the outbox", extra={"session_id": session.session_id})
-        return queued, None, True
-    return assistant, usage, False
+        logger.warning(
+            "chat reply failed",
+            extra={"session_id": session.session_id, "message_id": failed.message_id, "code": error.code},
+        )
+        return ReplyFailed(
+            FAILED_DETAIL,
+            session_id=session.session_id,
+            user_message_id=question.message_id,
+            assistant_message_id=failed.message_id,
+        )
 
+    def wake_outbox(self) -> None:
+        """MongoDB just answered: if writes were queued, ask a worker to deliver them now."""
+        if not self.outbox_waiting:
+            return
+        from chats import tasks
 
-def _finish_after_disconnect(
-    session: ChatSession, user_message: ChatMessage, chunks: Iterator[str | services.Reply], reply: object
-) -> None:
-    """The client went away mid-stream: let the provider finish and store the whole reply."""
-    try:
-        for chunk in chunks:
-            if isinstance(chunk, services.Reply):
-                reply = chunk
-        if isinstance(reply, services.Reply):
-            _store_streamed_reply(session, user_message, reply)
-    except ResponderError as error:
-        _failed(session, user_message, error)
-    except SessionNotFound:
-        logger.info("session deleted during a streamed reply", extra={"session_id": session.session_id})
+        tasks.enqueue_outbox_sync()
+
+    # --- the outbox (MongoDB down) ------------------------------------------------------------------------
+
+    def queue(self) -> TurnResult:
+        """The turn without MongoDB: the turn's ids (a failed attempt may have committed with them),
+        writes kept in the outbox (MySQL). The responder answers without the conversation's history
+        (it cannot be read); the reply is queued behind the user's message to keep the order."""
+        ids = self.ids
+        session = builders.session(
+            user_id=self.user_id,
+            session_id=self.session_id or ids.session_id,
+            channel=self.channel,
+            created_at=ids.asked_at,
+        )
+        question = builders.message(
+            session=session,
+            role=Role.USER,
+            content=self.text,
+            message_id=ids.user_message_id,
+            created_at=ids.asked_at,
+        )
+        with transaction.atomic():
+            if not self.session_id:
+                outbox.enqueue_session(
+                    user_id=self.user_id,
+                    session_id=session.session_id,
+                    channel=self.channel,
+                    created_at=ids.asked_at,
+                )
+            outbox.enqueue_message(
+                user_id=self.user_id,
+                session_id=session.session_id,
+                message_id=question.message_id,
+                role=Role.USER,
+                content=self.text,
+                created_at=ids.asked_at,
+            )
+        try:
+            reply = self.responder.reply(history=[], message=self.text, ehr=self.ehr())
+        except ResponderError as error:
+            reply = builders.failed_reply(error.code)
+        answer = self.queue_reply(session, question, reply)
+        logger.warning("chat turn queued in the outbox", extra={"session_id": session.session_id})
+        return TurnResult(
+            session=session, user_message=question, assistant_message=answer, usage=None, queued=True
+        )
+
+    def queue_reply(self, session: ChatSession, question: ChatMessage, reply: Reply) -> ChatMessage:
+        answer = builders.reply_message(
+            session=session,
+            reply=reply,
+            message_id=self.ids.assistant_message_id,
+            parent_message_id=question.message_id,
+        )
+        outbox.enqueue_reply(
+            user_id=session.user_id,
+            session_id=session.session_id,
+            message_id=answer.message_id,
+            parent_message_id=question.message_id,
+            reply=reply,
+            created_at=answer.created_at,
+        )
+        return answer

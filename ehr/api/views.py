@@ -24,7 +24,6 @@ from audit.models import AuditEvent
 from ehr import access, selectors, services
 from ehr.api import serializers as io
 from ehr.api.filters import PatientFilter
-from ehr.exceptions import ChangeNotAllowed, EhrError, InvalidRecord, PatientNotFound, RecordNotFound
 from ehr.models import PatientProfile, PatientRecord
 
 ACTION_BY_METHOD = {
@@ -56,19 +55,6 @@ class PatientCursorPagination(EhrCursorPagination):
     ordering = "id"
 
 
-def http_error(exc: Exception) -> Exception:
-    """EHR domain errors as DRF exceptions (404 / 403 / 400); anything else unchanged."""
-    if isinstance(exc, (PatientNotFound, RecordNotFound)):
-        return exceptions.NotFound(exc.message)
-    if isinstance(exc, ChangeNotAllowed):
-        return exceptions.PermissionDenied(exc.message)
-    if isinstance(exc, InvalidRecord):
-        return exceptions.ValidationError(exc.errors)
-    if isinstance(exc, EhrError):
-        return exceptions.ValidationError({"detail": [exc.message]})
-    return exc
-
-
 class EhrApi(GenericAPIView):
     """Base of the EHR views; subclasses that also inherit ``ListModelMixin`` only do so to tell the
     schema generator that they answer with a filtered, paginated list (their ``get`` is their own)."""
@@ -81,9 +67,6 @@ class EhrApi(GenericAPIView):
     def get_queryset(self) -> QuerySet[Any]:
         """The model as the schema generator sees it; handlers fetch through ehr.access/selectors."""
         return self.model._default_manager.none()
-
-    def handle_exception(self, exc: Exception) -> Response:
-        return super().handle_exception(http_error(exc))
 
     def valid_input(self, data: Any, *, instance: Any = None, partial: bool = False) -> dict[str, Any]:
         serializer = self.get_serializer(instance, data=data, partial=partial)

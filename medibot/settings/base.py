@@ -18,10 +18,9 @@ from django.core.exceptions import ImproperlyConfigured
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = Path(environ.Env().str("MEDIBOT_VAR_DIR", default=str(BASE_DIR / "var")))
-
 env = environ.Env()
 env.read_env(BASE_DIR / ".env", overwrite=False)
+VAR_DIR = Path(env.str("MEDIBOT_VAR_DIR", default=str(BASE_DIR / "var")))  # after .env: it may set it
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
@@ -147,18 +146,14 @@ def _uri_options(uri: str) -> set[str]:
     return {key.lower() for key in parse_qs(query, keep_blank_values=True)}
 
 
-def chats_database(*, shard_key_guard: str | None = None) -> dict[str, Any]:
-    """The ``chats`` alias; short client-side timeouts so an outage fails fast instead of hanging."""
-    from medibot.mongodb.shard_guard import install
-
+def chats_database() -> dict[str, Any]:
+    """The ``chats`` alias; short client-side timeouts so an outage fails fast instead of hanging.
+    The shard-key guard (MONGODB_SHARD_KEY_GUARD) is installed by the engine when it connects."""
     options: dict[str, Any] = {}
     if "w" not in _uri_options(MONGODB_URI):
         options["w"] = (
             int(MONGODB_WRITE_CONCERN) if MONGODB_WRITE_CONCERN.isdigit() else MONGODB_WRITE_CONCERN
         )
-    listeners = install(shard_key_guard or MONGODB_SHARD_KEY_GUARD)
-    if listeners:
-        options["event_listeners"] = listeners
     return {
         "ENGINE": "medibot.mongodb",
         "HOST": MONGODB_URI,

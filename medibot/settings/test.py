@@ -3,12 +3,11 @@
 With ``CI=true`` (or ``MEDIBOT_TEST_REAL_SERVICES=true``) ``default`` is the real MariaDB/MySQL
 and the broker the real Redis; otherwise SQLite and the in-memory broker. ``chats`` points at
 ``MONGODB_URI`` when given, else at a SecantusDB that the test session starts on a free port
-(see ``tests/support/secantus.py``); ``tests/conftest.py`` fails the run when a service is missing.
+(``tests/conftest.py``, which also fails the run when a service is missing). Declarations only:
+nothing here starts a process or installs a listener (the engine installs the shard-key guard).
 """
 
 import os
-
-from medibot.mongodb.shard_guard import install as install_shard_guard
 
 from .base import *  # noqa: F403
 from .base import DATABASES, VAR_DIR, env
@@ -60,18 +59,11 @@ HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=0.0)
 
 LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405
 
-if "MONGODB_URI" not in env.ENVIRON:
-    from medibot.embedded import start_for_session
-
-    _SECANTUS_PROCESS, MONGODB_URI = start_for_session()
-    DATABASES["chats"]["HOST"] = MONGODB_URI
 # Bulk test fixtures and flushes between tests are not request paths: give them room.
 DATABASES["chats"]["OPTIONS"]["timeoutMS"] = env.int("MONGODB_OPERATION_TIMEOUT_MS", default=30_000)
 DATABASES["chats"]["TEST"] = {"NAME": "test_medibot_chats", "DEPENDENCIES": []}
 # Every chat command of the suite is checked for the shard key (tests/conftest.py fails the test).
 MONGODB_SHARD_KEY_GUARD = "record"
-DATABASES["chats"]["OPTIONS"].pop("event_listeners", None)
-DATABASES["chats"]["OPTIONS"]["event_listeners"] = install_shard_guard("record")
 
 # Rate limits out of the way of functional tests; tests/security/test_throttling.py sets real ones.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"chat_send": "100000/min", "chat_export": "100000/min"}  # noqa: F405

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pymongo
 from bson import Int64
 
-from chats import search, services, store
-from chats.models import ChatMessage, ChatSession, Role
+from chats import builders, services, store
+from chats.models import ChatMessage, ChatSession, Role, TokenUsage
 
 _user_ids = itertools.count(10_000)
 
@@ -34,14 +34,11 @@ def bulk_messages(*, session: ChatSession, count: int, batch: int = 5000) -> Cha
         docs = []
         for number in range(low, min(count, low + batch - 1) + 1):
             content = f"bulk message {start + number} about blood pressure"
-            message = ChatMessage(
+            message = builders.message(
                 session=session,
-                user_id=session.user_id,
                 role=Role.USER if number % 2 else Role.ASSISTANT,
                 content=content,
                 order=start + number,
-                content_hash=services.content_hash(content),
-                search_terms=search.terms_for(content),
                 created_at=moment + timedelta(milliseconds=number),
             )
             docs.append(store.to_document(message))
@@ -55,3 +52,22 @@ def bulk_messages(*, session: ChatSession, count: int, batch: int = 5000) -> Cha
     session.message_count += count
     session.last_message_at = last
     return session
+
+
+def exchange(
+    *,
+    session: ChatSession,
+    user_content: str,
+    reply: services.Reply,
+    user_message_id: str | None = None,
+    assistant_message_id: str | None = None,
+) -> tuple[ChatMessage, ChatMessage, TokenUsage | None]:
+    """A question and its stored reply, written as the live chat turn writes them
+    (``append_message`` of the user's message, then ``record_reply``)."""
+    question = services.append_message(
+        session=session, role=Role.USER, content=user_content, message_id=user_message_id
+    )
+    answer, usage = services.record_reply(
+        session=session, reply=reply, message_id=assistant_message_id, parent_message_id=question.message_id
+    )
+    return question, answer, usage

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from chats import selectors, services
 from chats.models import ChatMessage, ChatSession, MessageVote, Role
+from tests.chats.factories import exchange as stored_exchange
 from tests.chats.factories import session_with_messages
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
@@ -32,7 +33,7 @@ def make_session(user: User, messages: int = 0, **fields: Any) -> ChatSession:
 
 def exchange(user: User, session: ChatSession | None = None) -> tuple[ChatSession, ChatMessage]:
     session = session or make_session(user)
-    _, assistant, _ = services.record_exchange(
+    _, assistant, _ = stored_exchange(
         session=session,
         user_content="What is a normal resting heart rate?",
         reply=services.Reply(

@@ -15,8 +15,7 @@ from django.db import connections
 from django.test import override_settings
 from pymongo.database import Database
 
-from chats.models import ChatSession
-from medibot.doctor import (
+from chats.doctor import (
     FAIL,
     NOTE,
     OK,
@@ -33,6 +32,7 @@ from medibot.doctor import (
     run_checks,
     targets_from_settings,
 )
+from chats.models import ChatSession
 
 UNREACHABLE_MONGODB = "mongodb://127.0.0.1:1/?directConnection=true"
 both_databases = pytest.mark.django_db(databases=["default", "chats"])

@@ -153,9 +153,9 @@ def test_a_streamed_reply_that_cannot_be_stored_during_an_outage_is_queued(
     def store_down(**kwargs: Any) -> Any:
         raise ServerSelectionTimeoutError("chat store unreachable")
 
-    _, events = turn.stream_conversation(user_id=patient.pk, message="Is ibuprofen safe?")
-    monkeypatch.setattr(turn.services, "record_reply", store_down)
-    finished = list(events)[-1]
+    streamed = turn.stream_turn(user_id=patient.pk, session_id=None, text="Is ibuprofen safe?")
+    monkeypatch.setattr(turn, "record_reply", store_down)
+    finished = list(streamed.events)[-1]
 
     assert (finished.event, finished.data["queued"]) == ("done", True)
     queued = OutboxEntry.objects.get(user_id=patient.pk, kind=OutboxEntry.Kind.REPLY)

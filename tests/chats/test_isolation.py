@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from chats import services
 from chats.models import ChatMessage, ChatSession, MessageVote
-from tests.chats.factories import session_with_messages
+from tests.chats.factories import exchange, session_with_messages
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
 
@@ -55,7 +55,7 @@ def snapshot(session: ChatSession) -> tuple[object, ...]:
 @pytest.fixture
 def victims_data(patient: User) -> tuple[ChatSession, ChatMessage]:
     session = session_with_messages(user_id=patient.pk, messages=0, title="alice private")
-    _, assistant, _ = services.record_exchange(
+    _, assistant, _ = exchange(
         session=session,
         user_content="my private question",
         reply=services.Reply(

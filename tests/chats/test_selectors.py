@@ -12,7 +12,7 @@ from chats import selectors, services, store
 from chats.exceptions import InvalidChatInput, MessageNotFound, SessionNotFound
 from chats.models import ChatSession, Role
 from tests.chats.explain import captured_aggregations, explain
-from tests.chats.factories import bulk_messages, next_user_id, session_with_messages
+from tests.chats.factories import bulk_messages, exchange, next_user_id, session_with_messages
 
 pytestmark = pytest.mark.django_db(databases=["chats"])
 
@@ -231,7 +231,7 @@ def test_session_statistics_counts_roles_tokens_and_votes() -> None:
     from decimal import Decimal
 
     session = services.start_session(user_id=next_user_id())
-    _, assistant, _ = services.record_exchange(
+    _, assistant, _ = exchange(
         session=session,
         user_content="hi",
         reply=services.Reply(

@@ -20,7 +20,7 @@ from chats.models import (
     Role,
     TokenUsage,
 )
-from tests.chats.factories import next_user_id, session_with_messages
+from tests.chats.factories import exchange, next_user_id, session_with_messages
 
 pytestmark = pytest.mark.django_db(databases=["chats"])
 
@@ -111,9 +111,9 @@ def test_replaying_a_message_id_stores_it_once() -> None:
     assert ChatSession.objects.get(pk=session.pk).message_count == 1
 
 
-def test_record_exchange_stores_both_messages_and_exact_usage() -> None:
+def test_a_reply_is_stored_after_its_question_with_exact_usage() -> None:
     session = services.start_session(user_id=next_user_id())
-    user_message, assistant, usage = services.record_exchange(
+    user_message, assistant, usage = exchange(
         session=session, user_content="Is ibuprofen safe?", reply=reply(cost=Decimal("0.00012345"))
     )
     assert (user_message.order, assistant.order) == (1, 2)
@@ -131,7 +131,7 @@ def test_record_exchange_stores_both_messages_and_exact_usage() -> None:
 def test_failed_reply_is_stored_as_failed_without_usage() -> None:
     session = services.start_session(user_id=next_user_id())
     failed = services.Reply(content="", status=MessageStatus.FAILED, error_info={"code": "provider_timeout"})
-    _, assistant, usage = services.record_exchange(session=session, user_content="hello?", reply=failed)
+    _, assistant, usage = exchange(session=session, user_content="hello?", reply=failed)
     assert usage is None
     stored = ChatMessage.objects.get(pk=assistant.pk)
     assert stored.status == MessageStatus.FAILED
@@ -187,7 +187,7 @@ def test_soft_delete_hides_and_restore_brings_back() -> None:
 
 def test_permanent_delete_removes_messages_votes_and_usage() -> None:
     session = services.start_session(user_id=next_user_id())
-    _, assistant, _ = services.record_exchange(session=session, user_content="hi", reply=reply())
+    _, assistant, _ = exchange(session=session, user_content="hi", reply=reply())
     services.vote(message=assistant, user_id=session.user_id, vote_type="up")
     keep = session_with_messages(user_id=session.user_id, messages=2)
 
@@ -209,7 +209,7 @@ def test_clear_user_chats_leaves_other_users_alone() -> None:
 
 def test_voting_again_changes_the_single_vote() -> None:
     session = services.start_session(user_id=next_user_id())
-    _, assistant, _ = services.record_exchange(session=session, user_content="hi", reply=reply())
+    _, assistant, _ = exchange(session=session, user_content="hi", reply=reply())
     services.vote(message=assistant, user_id=session.user_id, vote_type="up")
     changed = services.vote(message=assistant, user_id=session.user_id, vote_type="down", reason="wrong dose")
     assert MessageVote.objects.filter(message_id=assistant.pk).count() == 1
@@ -220,7 +220,7 @@ def test_voting_again_changes_the_single_vote() -> None:
 
 def test_daily_stats_recompute_gives_the_same_row() -> None:
     session = services.start_session(user_id=next_user_id())
-    services.record_exchange(session=session, user_content="hi", reply=reply(cost=Decimal("0.5")))
+    exchange(session=session, user_content="hi", reply=reply(cost=Decimal("0.5")))
     today = date.today()
     first = services.compute_daily_stats(day=today)
     second = services.compute_daily_stats(day=today)

@@ -23,6 +23,7 @@ from accounts.models import ApiToken, User
 from chats import services, store
 from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 from ehr.models import Allergy, Condition, Encounter, Medication, Observation, PatientProfile, PatientRecord
+from tests.chats.factories import exchange as stored_exchange
 from tests.ehr.factories import (
     AllergyFactory,
     ConditionFactory,
@@ -77,7 +78,7 @@ class World:
 
 
 def exchange(session: ChatSession, question: str, answer: str) -> tuple[ChatMessage, ChatMessage]:
-    user_message, assistant, _ = services.record_exchange(
+    user_message, assistant, _ = stored_exchange(
         session=session,
         user_content=question,
         reply=services.Reply(

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from medibot.doctor import render_text, run_checks, targets_from_settings
+from chats.doctor import render_text, run_checks, targets_from_settings
 
 
 class Command(BaseCommand):

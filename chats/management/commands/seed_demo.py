@@ -12,6 +12,7 @@ from pymongo.errors import PyMongoError
 
 from accounts import services
 from accounts.models import User
+from chats.demo import ensure_demo_conversations
 from ehr import demo
 
 
@@ -32,7 +33,7 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"demo login: {account.username} / {password}  (role: {account.role})")
             )
         try:
-            count = demo.ensure_demo_conversations(users=patients)
+            count = ensure_demo_conversations(users=patients)
         except PyMongoError as exc:
             self.stderr.write(
                 f"chat store unavailable ({exc.__class__.__name__}): demo conversations skipped"

@@ -1,0 +1,53 @@
+"""Store round trips of the two hottest requests, through the test client with token authentication:
+a chat turn and the newest page of a session. They cannot creep back up unnoticed."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from tests.chats.factories import session_with_messages
+from tests.support.round_trips import round_trips
+
+pytestmark = pytest.mark.django_db(databases=["default", "replica", "chats"], transaction=False)
+
+TURN_BUDGET = 12
+PAGE_BUDGET = 3
+
+
+def _token_client(user: User) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def test_a_chat_turn_in_an_existing_session_costs_at_most_12_round_trips(patient: User) -> None:
+    session = session_with_messages(user_id=patient.pk, messages=4)
+    client = _token_client(patient)
+    client.post("/api/chat/send", {"session_id": session.session_id, "message": "warm-up"}, format="json")
+
+    with round_trips() as counted:
+        response = client.post(
+            "/api/chat/send",
+            {"session_id": session.session_id, "message": "Can I take ibuprofen?"},
+            format="json",
+        )
+
+    assert response.status_code == 201, response.content
+    print(f"turn: {counted}")
+    assert counted.total <= TURN_BUDGET, str(counted)
+
+
+def test_the_newest_page_of_a_session_costs_at_most_3_round_trips(patient: User) -> None:
+    session = session_with_messages(user_id=patient.pk, messages=60)
+    client = _token_client(patient)
+
+    with round_trips() as counted:
+        response = client.get(f"/api/chat/sessions/{session.session_id}/messages")
+
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) == 50
+    print(f"page: {counted}")
+    assert counted.total <= PAGE_BUDGET, str(counted)
