@@ -118,12 +118,26 @@ def _attempt(session: ClientSession, callback: Callable[[ClientSession], T]) -> 
             committing = True
             session.commit_transaction()
             return result
-    except BaseException:
-        _release(session, commit_attempted=committing)
+    except BaseException as exc:
+        _release(session, commit_outcome_unknown=committing and _outcome_unknown(exc))
         raise
 
 
-def _release(session: ClientSession, *, commit_attempted: bool) -> None:
+def _outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed commit may still have committed (or still be held) on the server.
+
+    A write conflict at commit is a definite "not committed" (the server aborted it); a timeout,
+    a lost connection or ``UnknownTransactionCommitResult`` is not.
+    """
+    if not isinstance(exc, PyMongoError):
+        return True
+    if exc.has_error_label("TransientTransactionError") and not exc.timeout:
+        return False
+    unknown = exc.has_error_label("UnknownTransactionCommitResult") or exc.timeout
+    return bool(unknown or isinstance(exc, ConnectionFailure))
+
+
+def _release(session: ClientSession, *, commit_outcome_unknown: bool) -> None:
     """Make sure the server keeps nothing of a failed transaction, under a deadline of its own.
 
     Aborting inside the expired request deadline sends nothing. And when ``commit_transaction()``
@@ -138,7 +152,7 @@ def _release(session: ClientSession, *, commit_attempted: bool) -> None:
         with pymongo.timeout(ABORT_TIMEOUT_SECONDS):
             if session.in_transaction:
                 session.abort_transaction()
-            elif commit_attempted:
+            elif commit_outcome_unknown:
                 client().admin.command("killSessions", [session.session_id])
                 server_session = getattr(session, "_server_session", None)
                 if server_session is not None:
