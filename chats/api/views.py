@@ -177,9 +177,10 @@ def _erasure_response(result: services.ErasureResult) -> Response:
 
 
 class ClearAllApi(APIView):
-    """DELETE /api/chat-history/clear-all: remove all of the caller's chats."""
+    """DELETE /api/chat-history/clear-all: erase the caller's chats (sessions under legal hold are
+    hidden and reported as kept); 202 while the chat store is unreachable."""
 
-    @extend_schema(responses=io.DeletedOutput)
+    @extend_schema(responses={200: io.DeletedOutput, 202: io.DeletedOutput})
     def delete(self, request: Request) -> Response:
         result = services.request_erasure(user_id=_uid(request), requested_by_id=_uid(request))
         return _erasure_response(result)
@@ -241,7 +242,9 @@ class SessionRestoreApi(APIView):
 
 
 class SessionPermanentDeleteApi(APIView):
-    @extend_schema(parameters=[SESSION_ID], responses=io.DeletedOutput)
+    """DELETE destroys a session (a held one is only hidden); 202 while the store is unreachable."""
+
+    @extend_schema(parameters=[SESSION_ID], responses={200: io.DeletedOutput, 202: io.DeletedOutput})
     def delete(self, request: Request, session_id: str) -> Response:
         session = selectors.get_session(user_id=_uid(request), session_id=session_id, include_deleted=True)
         result = services.request_erasure(
