@@ -115,8 +115,12 @@ def _insert_messages(
         "$max": {"last_message_at": last_at, "updated_at": last_at},
     }
 
+    attempts: list[ClientSession] = []
+
     def write(txn: ClientSession) -> tuple[int, str]:
-        count, title = _count_up(session, counters, first_user, txn)
+        # Optimistic only on the first attempt: a retried transaction met another writer.
+        attempts.append(txn)
+        count, title = _count_up(session, counters, first_user, txn, optimistic=len(attempts) == 1)
         first_order = count - len(messages) + 1
         for offset, message in enumerate(messages):
             message.order = first_order + offset
@@ -147,17 +151,23 @@ def _insert_messages(
 
 
 def _count_up(
-    session: ChatSession, counters: dict[str, Any], first_user: ChatMessage | None, txn: ClientSession
+    session: ChatSession,
+    counters: dict[str, Any],
+    first_user: ChatMessage | None,
+    txn: ClientSession,
+    *,
+    optimistic: bool,
 ) -> tuple[int, str]:
     """Add the new messages to the session's counter in the transaction; returns the new count and
     the title (given from the first user message when the session has none).
 
-    First optimistically, in one command: the session as this process last read it (its count, and
-    no title when one is given) — the common case of one writer per conversation. When another
-    writer got there first, the counter is incremented and read back (``update_one`` + ``find_one``,
-    not ``find_one_and_update``: the same atomicity inside the transaction, and some
-    MongoDB-compatible servers (SecantusDB) run findAndModify as a collection scan — 240 ms at
-    20k sessions against 2 ms). Either way the orders stay unique and gap-free.
+    On the transaction's first attempt (``optimistic``) in one command: the session as this
+    process last read it (its count, and no title when one is given), the common case of one
+    writer per conversation. When another writer got there first, or on a retried attempt, the
+    counter is incremented and read back (``update_one`` + ``find_one``, not
+    ``find_one_and_update``: the same atomicity inside the transaction, and some MongoDB-compatible
+    servers (SecantusDB) run findAndModify as a collection scan: 240 ms at 20k sessions against
+    2 ms). Either way the orders stay unique and gap-free.
     """
     sessions = store.collection(ChatSession)
     live = {**store.owned(session), "deleted_at": None}
@@ -169,7 +179,10 @@ def _count_up(
         {"$set": {"title": title, "search_terms": search.terms_for(title)}} if title != known_title else {}
     )
     expected = {"message_count": session.message_count, **({"title": known_title} if named else {})}
-    if sessions.update_one({**live, **expected}, {**counters, **named}, session=txn).matched_count:
+    if (
+        optimistic
+        and sessions.update_one({**live, **expected}, {**counters, **named}, session=txn).matched_count
+    ):
         return session.message_count + counters["$inc"]["message_count"], title
     if sessions.update_one(live, counters, session=txn).matched_count == 0:
         raise SessionNotFound()
