@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from rest_framework.authtoken.models import TokenProxy
 
 from accounts import selectors as people
 from accounts.models import User
@@ -53,3 +54,8 @@ class UserAdmin(DjangoUserAdmin):
             reverse("admin:audit_auditevent_changelist"),
             user.pk,
         )
+
+# DRF's token admin lists every key in plain text; API tokens are ``accounts.ApiToken`` digests
+# now and are never shown in the admin (revoke them by changing the user's password).
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 from medibot.routers import lag_tolerant
 
 
@@ -45,3 +45,8 @@ def find_people(*, term: str, limit: int = PEOPLE_SEARCH_LIMIT) -> list[int]:
     if term.isdigit() and len(term) <= 18:
         match |= Q(pk=int(term))
     return list(User.objects.filter(match).order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def token_by_key(*, key: str) -> ApiToken | None:
+    """The stored token whose digest matches ``key`` (live or not), with its user."""
+    return ApiToken.objects.select_related("user").filter(digest=ApiToken.digest_of(key)).first()

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from accounts import selectors
-from accounts.models import User
+from accounts.models import ApiToken, User
+from accounts.permissions import GROUP_PERMISSIONS, PERMISSIONS
 
 DEMO_ACCOUNTS = (
     ("demo-admin", User.Role.STAFF),
@@ -36,6 +43,27 @@ class InvalidCredentials(Exception):
         super().__init__(INVALID_CREDENTIALS_MESSAGE)
 
 
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly issued token: ``key`` exists only here, the database keeps its digest."""
+
+    key: str
+    token: ApiToken
+
+
+def issue_token(*, user: User) -> IssuedToken:
+    """A new API token for ``user``, expiring after ``AUTH_TOKEN_TTL_HOURS`` (0 = never)."""
+    key = secrets.token_hex(20)
+    ttl_hours = settings.AUTH_TOKEN_TTL_HOURS
+    token = ApiToken.objects.create(
+        digest=ApiToken.digest_of(key),
+        user=user,
+        password_fingerprint=user.get_session_auth_hash(),
+        expires_at=timezone.now() + timedelta(hours=ttl_hours) if ttl_hours else None,
+    )
+    return IssuedToken(key=key, token=token)
+
+
 @transaction.atomic
 def ensure_demo_accounts(*, password: str) -> list[User]:
     """The demo staff (superuser), clinician and patient, with the given password."""
@@ -51,7 +79,7 @@ def ensure_demo_accounts(*, password: str) -> list[User]:
 
 
 @transaction.atomic
-def register_user(*, username: str, password: str, email: str) -> tuple[User, Token]:
+def register_user(*, username: str, password: str, email: str) -> tuple[User, IssuedToken]:
     """A new patient account and its API token, both or neither.
 
     The password must pass ``AUTH_PASSWORD_VALIDATORS``; the role is always patient and the
@@ -74,12 +102,11 @@ def register_user(*, username: str, password: str, email: str) -> tuple[User, To
             )
     except IntegrityError as exc:  # a concurrent registration won the race for the username
         raise RegistrationRejected({"username": [USERNAME_TAKEN_MESSAGE]}) from exc
-    token = Token.objects.create(user=user)
-    return user, token
+    return user, issue_token(user=user)
 
 
-def obtain_token(*, username: str, password: str) -> Token:
-    """The API token of the account these credentials prove, created on first use.
+def obtain_token(*, username: str, password: str) -> IssuedToken:
+    """A new API token for the account these credentials prove (one per login, revoked alone).
 
     Records ``last_login``. Raises ``InvalidCredentials`` for any failure, never saying which part
     was wrong.
@@ -89,10 +116,39 @@ def obtain_token(*, username: str, password: str) -> Token:
         raise InvalidCredentials
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
-    token, _ = Token.objects.get_or_create(user=user)
-    return token
+    return issue_token(user=user)
 
 
-def revoke_token(*, token: Token) -> None:
+def revoke_token(*, token: ApiToken) -> None:
     """Delete an API token; requests carrying it are unauthenticated from now on."""
-    token.delete()
+    ApiToken.objects.filter(pk=token.pk).delete()
+
+
+def revoke_all_tokens(*, user_id: int) -> int:
+    """Delete every API token of a user (password change, deactivation); returns how many."""
+    deleted, _ = ApiToken.objects.filter(user_id=user_id).delete()
+    return deleted
+
+
+@transaction.atomic
+def ensure_staff_groups() -> dict[str, Group]:
+    """The "Support" and "Privacy officer" groups with exactly their permissions (idempotent).
+
+    The data migration creates them on ``migrate``; this restores them after a flush (tests) or a
+    manual edit (``seed_demo``).
+    """
+    user_type = ContentType.objects.get_for_model(User)
+    names = dict(PERMISSIONS)
+    groups = {}
+    for group_name, codenames in GROUP_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        group.permissions.set(
+            [
+                Permission.objects.get_or_create(
+                    content_type=user_type, codename=codename, defaults={"name": names[codename]}
+                )[0]
+                for codename in codenames
+            ]
+        )
+        groups[group_name] = group
+    return groups

@@ -20,6 +20,8 @@ CHAT_MESSAGE = "chats.chatmessage"
 CHAT_COUNTS = "chats.chat_counts"  # a user's session and message counts
 CHAT_STATISTICS = "chats.statistics"  # aggregates over every user (no owner)
 MAX_DETAIL_CHARS = 4000
+CHAT_RETENTION = "chats.retention"  # a retention cleanup run over every user's sessions
+CHAT_IMPORT = "chats.import"  # an import of the chat backup directory (a Celery task id)
 
 
 class AppendOnlyViolation(Exception):

@@ -18,8 +18,9 @@ from bson import Int64
 from django.conf import settings
 from pymongo.database import Database
 from pymongo.mongo_client import MongoClient
-from rest_framework.authtoken.models import Token
 
+from accounts.models import User
+from accounts.services import issue_token
 from bench import raw
 from bench.timing import Operation
 from chats import selectors, services
@@ -61,7 +62,7 @@ def build_dataset(*, session_lengths: list[int], session_counts: list[int], seed
     user per session count (that many two-message sessions), plus a writer for the appends."""
     started = time.monotonic()
     user_ids = generated_users(count=1 + len(session_lengths) + len(session_counts), prefix="bench")
-    actors = [Actor(user_id, Token.objects.get_or_create(user_id=user_id)[0].key) for user_id in user_ids]
+    actors = [Actor(user_id, issue_token(user=User.objects.get(pk=user_id)).key) for user_id in user_ids]
     generator = ChatGenerator(seed=seed)
     dataset = Dataset(writer=actors[0])
     for length, actor in zip(session_lengths, actors[1:], strict=False):

@@ -13,9 +13,9 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
 from accounts import selectors as accounts_selectors
-from audit.models import CHAT_COUNTS, CHAT_MESSAGE, CHAT_SESSION, CHAT_STATISTICS, AuditEvent
+from audit.models import CHAT_COUNTS, CHAT_MESSAGE, CHAT_RETENTION, CHAT_SESSION, CHAT_STATISTICS, AuditEvent
 from audit.services import Access, record_accesses
-from chats import selectors
+from chats import selectors, services
 from chats.exceptions import ChatError
 from chats.selectors.sessions import SessionPage
 
@@ -120,3 +120,13 @@ def latest_chats(*, actor: Any, limit: int, request: HttpRequest | None) -> list
         request=request,
     )
     return rows
+
+
+def run_cleanup(
+    *, actor: Any, days_old: int | None, dry_run: bool, request: HttpRequest | None
+) -> services.CleanupReport:
+    """The retention job run by staff from the API; audited (a read when it is a dry run)."""
+    report = services.cleanup_chats(days_old=days_old, dry_run=dry_run)
+    action = AuditEvent.Action.READ if dry_run else AuditEvent.Action.DELETE
+    record_accesses(actor=actor, accesses=[Access(action, CHAT_RETENTION, "", None)], request=request)
+    return report

@@ -85,41 +85,81 @@ def run_transaction(callback: Callable[[ClientSession], T]) -> T:
     """Run ``callback`` in one multi-document transaction.
 
     Every attempt has the short request deadline (``request_timeout()``), so an unreachable
-    server fails fast. Write conflicts — the server is healthy, another writer won the race —
-    are retried with jittered backoff for up to settings.MONGODB_CONFLICT_RETRY_SECONDS.
+    server fails fast, and the commit carries the same bound to the server (``maxCommitTimeMS``).
+    Write conflicts — the server is healthy, another writer won the race — are retried with
+    jittered backoff, at most ``MONGODB_CONFLICT_MAX_ATTEMPTS`` times and for at most
+    ``MONGODB_CONFLICT_RETRY_SECONDS``. No failed attempt leaves a transaction open on the server
+    (see ``_release``).
     """
     deadline = time.monotonic() + settings.MONGODB_CONFLICT_RETRY_SECONDS
     attempt = 0
     while True:
+        attempt += 1
         try:
             with client().start_session() as session:
                 return _attempt(session, callback)
         except OperationFailure as exc:
-            if not _is_write_conflict(exc) or time.monotonic() >= deadline:
+            if (
+                not _is_write_conflict(exc)
+                or time.monotonic() >= deadline
+                or attempt >= settings.MONGODB_CONFLICT_MAX_ATTEMPTS
+            ):
                 raise
-        attempt += 1
         time.sleep(random.uniform(0, min(0.1, 0.004 * 2 ** min(attempt, 8))))  # nosec B311 - retry jitter, not security
 
 
 def _attempt(session: ClientSession, callback: Callable[[ClientSession], T]) -> T:
-    """One transaction under the request deadline. When it fails — typically that deadline
-    expiring on an overloaded server — the transaction is aborted under a deadline of its own:
-    aborting inside the expired one sends nothing, and the server would keep the abandoned
-    transaction (and what it holds) until its lifetime limit, slowing everyone else down."""
+    """One transaction under the request deadline; on any failure ``_release`` frees the server."""
+    committing = False
     try:
         with request_timeout():
-            session.start_transaction()
+            session.start_transaction(max_commit_time_ms=settings.MONGODB_TIMEOUT_MS)
             result = callback(session)
+            committing = True
             session.commit_transaction()
             return result
-    except BaseException:
-        if session.in_transaction:
-            try:
-                with pymongo.timeout(ABORT_TIMEOUT_SECONDS):
-                    session.abort_transaction()
-            except PyMongoError:
-                logger.warning("could not abort a failed chat transaction; the server will expire it")
+    except BaseException as exc:
+        _release(session, commit_outcome_unknown=committing and _outcome_unknown(exc))
         raise
+
+
+def _outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed commit may still have committed (or still be held) on the server.
+
+    A write conflict at commit is a definite "not committed" (the server aborted it); a timeout,
+    a lost connection or ``UnknownTransactionCommitResult`` is not.
+    """
+    if not isinstance(exc, PyMongoError):
+        return True
+    if exc.has_error_label("TransientTransactionError") and not exc.timeout:
+        return False
+    unknown = exc.has_error_label("UnknownTransactionCommitResult") or exc.timeout
+    return bool(unknown or isinstance(exc, ConnectionFailure))
+
+
+def _release(session: ClientSession, *, commit_outcome_unknown: bool) -> None:
+    """Make sure the server keeps nothing of a failed transaction, under a deadline of its own.
+
+    Aborting inside the expired request deadline sends nothing. And when ``commit_transaction()``
+    itself fails (typically on that deadline) pymongo records the transaction as committed, so
+    ``abort_transaction()`` is refused although the server may still hold it with its locks until
+    its lifetime limit (60 s), blocking every plain write behind it. Then the server session is
+    killed (``killSessions`` aborts whatever it still holds; harmless if the commit went through)
+    and discarded from the driver's pool. The outcome stays unknown to the caller, which is why
+    chat writes carry their final ids and are idempotent.
+    """
+    try:
+        with pymongo.timeout(ABORT_TIMEOUT_SECONDS):
+            if session.in_transaction:
+                session.abort_transaction()
+            elif commit_outcome_unknown:
+                client().admin.command("killSessions", [session.session_id])
+                server_session = getattr(session, "_server_session", None)
+                if server_session is not None:
+                    server_session.mark_dirty()
+                logger.warning("chat transaction commit outcome unknown; its server session was killed")
+    except PyMongoError:
+        logger.warning("could not release a failed chat transaction; the server will expire it")
 
 
 def _is_write_conflict(exc: OperationFailure) -> bool:

@@ -64,13 +64,30 @@ def start_secantus(*, port: int, storage_path: str, log_path: Path | None = None
     return process
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
+STOP_GRACE_SECONDS = 5.0
+
+
+def stop(process: subprocess.Popen[bytes], *, grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM to the server's process group, SIGKILL when it is still there after ``grace``.
+
+    A server stuck in a retry loop may ignore SIGTERM; returning only once it is gone means no
+    caller (test session, bench, Ctrl-C) leaves it behind.
+    """
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace)
+        return
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    process.wait(timeout=grace)
 
 
 def start_for_session(storage_path: str = ":memory:") -> tuple[subprocess.Popen[bytes], str]:

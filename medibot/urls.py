@@ -27,3 +27,8 @@ urlpatterns = [
     path("", include("chats.api.urls")),
     path("", include("web.urls")),
 ]
+
+handler400 = "medibot.error_views.bad_request"
+handler403 = "medibot.error_views.permission_denied"
+handler404 = "medibot.error_views.page_not_found"
+handler500 = "medibot.error_views.server_error"

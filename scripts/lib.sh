@@ -79,3 +79,47 @@ ensure_venv() {
 ensure_mysql_build_deps() {
   apt_install default-libmysqlclient-dev pkg-config gcc
 }
+
+# --- supervising the embedded run (scripts/run.sh) ------------------------------------------------
+# Every supervised command runs in its own process group; shutdown_supervised sends SIGTERM to
+# each group (and to the groups of their children: honcho starts each process in its own session),
+# waits up to MEDIBOT_STOP_GRACE_SECONDS (default 8) and SIGKILLs whatever is still alive, so
+# Ctrl-C always stops everything within ~10 s even when a process ignores SIGTERM.
+SUPERVISED=()
+
+# supervise COMMAND... : start COMMAND in the background in a process group of its own.
+supervise() {
+  setsid "$@" &
+  SUPERVISED+=("$!")
+}
+
+# _group_alive PGID : true while any non-zombie process is in the group.
+_group_alive() {
+  ps -o stat= -g "$1" 2>/dev/null | grep -qv '^Z'
+}
+
+shutdown_supervised() {
+  trap - EXIT INT TERM
+  [ ${#SUPERVISED[@]} -eq 0 ] && return 0
+  local groups=() pid child
+  for pid in "${SUPERVISED[@]}"; do
+    groups+=("$pid")
+    for child in $(pgrep -P "$pid" 2>/dev/null || true); do groups+=("$child"); done
+  done
+  for pid in "${groups[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  local deadline=$((SECONDS + ${MEDIBOT_STOP_GRACE_SECONDS:-8})) alive
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    alive=0
+    for pid in "${groups[@]}"; do _group_alive "$pid" && alive=1; done
+    [ "$alive" -eq 0 ] && break
+    sleep 0.2
+  done
+  for pid in "${groups[@]}"; do
+    if _group_alive "$pid"; then
+      log "process group $pid ignored SIGTERM; sending SIGKILL"
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+  done
+  wait 2>/dev/null || true
+  SUPERVISED=()
+}

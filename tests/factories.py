@@ -23,3 +23,22 @@ class UserFactory(factory.django.DjangoModelFactory):
 def make_user(**fields: object) -> User:
     """A saved user (typed for mypy; factory-boy's calls are untyped)."""
     return cast(User, UserFactory(**fields))
+
+
+def token_for(user: User) -> str:
+    """A fresh API token key for ``user`` (the database keeps only its digest)."""
+    from accounts.services import issue_token
+
+    return issue_token(user=user).key
+
+
+def make_staff(
+    *, username: str = "sam-staff", groups: tuple[str, ...] = ("Support", "Privacy officer"), **fields: object
+) -> User:
+    """A staff account in the given staff groups (created when a flush removed them)."""
+    from accounts.services import ensure_staff_groups
+
+    user = make_user(username=username, is_staff=True, **{"role": User.Role.STAFF, **fields})
+    available = ensure_staff_groups()
+    user.groups.set([available[name] for name in groups])
+    return user

@@ -7,7 +7,6 @@ from typing import NoReturn, cast
 from django.contrib.auth import logout
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api.serializers import DetailSerializer, UserSerializer
-from accounts.models import User
+from accounts.models import ApiToken, User
 from accounts.throttling import LoginFailureThrottle, LoginThrottled
 
 FIELD_ERRORS = OpenApiResponse(
@@ -131,7 +130,7 @@ class LogoutApi(APIView):
         responses={204: None, 401: NOT_AUTHENTICATED},
     )
     def post(self, request: Request) -> Response:
-        if isinstance(request.auth, Token):
+        if isinstance(request.auth, ApiToken):
             services.revoke_token(token=request.auth)
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

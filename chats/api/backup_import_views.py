@@ -9,11 +9,13 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import RUN_CHAT_SYNC, StaffPermission
+from audit.models import CHAT_IMPORT, AuditEvent
+from audit.services import record_access
 from chats.importers import runs
 from chats.importers.json_files import directory_ref
 from chats.importers.tasks import PROGRESS, import_json_backup
@@ -27,7 +29,7 @@ class SyncRefusedOutput(serializers.Serializer):
 class SyncStartApi(APIView):
     """POST /api/chat/sync: queue the import of CHAT_BACKUP_DIR; 202 with the task id."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(RUN_CHAT_SYNC)]
 
     class SyncStartOutput(serializers.Serializer):
         task_id = serializers.CharField(read_only=True)
@@ -65,6 +67,14 @@ class SyncStartApi(APIView):
                 status=status.HTTP_409_CONFLICT,
             )
         task = import_json_backup.delay()
+        record_access(
+            actor=request.user,
+            action=AuditEvent.Action.CREATE,
+            object_type=CHAT_IMPORT,
+            object_id=task.id,
+            owner_id=None,
+            request=request,
+        )
         body = {"task_id": task.id, "status_url": reverse("chat-sync-status", args=[task.id])}
         return Response(self.SyncStartOutput(body).data, status=status.HTTP_202_ACCEPTED)
 
@@ -72,7 +82,7 @@ class SyncStartApi(APIView):
 class SyncStatusApi(APIView):
     """GET /api/chat/sync/<task_id>: the task's state, its progress counts, then its result."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(RUN_CHAT_SYNC)]
 
     class SyncStatusOutput(serializers.Serializer):
         task_id = serializers.CharField(read_only=True)
@@ -86,6 +96,14 @@ class SyncStatusApi(APIView):
     @extend_schema(operation_id="chat_sync_status", responses={200: SyncStatusOutput})
     def get(self, request: Request, task_id: str) -> Response:
         task = AsyncResult(task_id, app=import_json_backup.app)
+        record_access(
+            actor=request.user,
+            action=AuditEvent.Action.READ,
+            object_type=CHAT_IMPORT,
+            object_id=task_id[:64],
+            owner_id=None,
+            request=request,
+        )
         info: Any = task.info
         body = {
             "task_id": task_id,

@@ -190,6 +190,14 @@ class DeletedOutput(serializers.Serializer):
     messages = serializers.IntegerField()
     votes = serializers.IntegerField()
     token_usage = serializers.IntegerField()
+    erasure_id = serializers.IntegerField(help_text="the recorded erasure request")
+    completed = serializers.BooleanField(
+        help_text="false (HTTP 202) when the chat store is unreachable: it completes automatically"
+    )
+    kept = serializers.ListField(
+        child=serializers.CharField(), help_text="sessions under legal hold: hidden from you, not destroyed"
+    )
+    detail = serializers.CharField(help_text="what happened, in words")
 
 
 class SessionStatisticsOutput(serializers.Serializer):
@@ -303,14 +311,19 @@ class CleanupOutput(serializers.Serializer):
 
 
 class HealthOutput(serializers.Serializer):
-    status = serializers.CharField()
-    mysql = serializers.CharField()
+    status = serializers.CharField(help_text="ok, or degraded when anything is down or degraded")
+    relational = serializers.CharField(help_text="the users/EHR database: ok or down")
+    relational_engine = serializers.CharField(help_text="mysql, sqlite, ...")
     mongodb = serializers.CharField()
     redis = serializers.CharField()
     celery = serializers.CharField()
     outbox_depth = serializers.IntegerField(allow_null=True, help_text="chat writes waiting for MongoDB")
     outbox_failed = serializers.IntegerField(allow_null=True, help_text="entries that need an operator")
-    down = serializers.ListField(child=serializers.CharField())
+    down = serializers.ListField(child=serializers.CharField(), help_text="unreachable stores (HTTP 503)")
+    degraded = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="mongodb (writes stuck), outbox (growing), celery (no worker)",
+    )
     version = serializers.CharField(default=medibot.__version__, help_text="the running Medibot release")
 
 

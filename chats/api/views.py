@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import (
+    READ_CHAT_STATISTICS,
+    READ_PATIENT_CHATS,
+    RUN_CHAT_CLEANUP,
+    VIEW_USER_DIRECTORY,
+    StaffPermission,
+)
 from chats import exporters, health, selectors, services, staff_access
 from chats.api import serializers as io
 from chats.models import Channel, ChatSession
@@ -143,13 +150,40 @@ class ChatHistoryApi(APIView):
         return Response(io.ChatHistoryItemOutput(exchanges, many=True).data)
 
 
-class ClearAllApi(APIView):
-    """DELETE /api/chat-history/clear-all: remove all of the caller's chats."""
+LEGAL_HOLD_DETAIL = (
+    "{count} conversation(s) are under a legal hold: they are hidden from you and will be erased "
+    "when the hold is lifted. Everything else was erased."
+)
+PENDING_DETAIL = "Your erasure is recorded and will complete automatically as soon as chat storage is back."
 
-    @extend_schema(responses=io.DeletedOutput)
+
+def _erasure_response(result: services.ErasureResult) -> Response:
+    """200 with what was erased (and what a legal hold kept); 202 while the store is unreachable."""
+    if not result.completed:
+        detail = PENDING_DETAIL
+    elif result.kept_session_ids:
+        detail = LEGAL_HOLD_DETAIL.format(count=len(result.kept_session_ids))
+    else:
+        detail = "Erased."
+    body = {
+        **asdict(result.counts),
+        "erasure_id": result.erasure_id,
+        "completed": result.completed,
+        "kept": result.kept_session_ids,
+        "detail": detail,
+    }
+    code = status.HTTP_200_OK if result.completed else status.HTTP_202_ACCEPTED
+    return Response(io.DeletedOutput(body).data, status=code)
+
+
+class ClearAllApi(APIView):
+    """DELETE /api/chat-history/clear-all: erase the caller's chats (sessions under legal hold are
+    hidden and reported as kept); 202 while the chat store is unreachable."""
+
+    @extend_schema(responses={200: io.DeletedOutput, 202: io.DeletedOutput})
     def delete(self, request: Request) -> Response:
-        counts = services.clear_user_chats(user_id=_uid(request))
-        return Response(io.DeletedOutput(counts).data)
+        result = services.request_erasure(user_id=_uid(request), requested_by_id=_uid(request))
+        return _erasure_response(result)
 
 
 class SessionListApi(APIView):
@@ -208,10 +242,15 @@ class SessionRestoreApi(APIView):
 
 
 class SessionPermanentDeleteApi(APIView):
-    @extend_schema(parameters=[SESSION_ID], responses=io.DeletedOutput)
+    """DELETE destroys a session (a held one is only hidden); 202 while the store is unreachable."""
+
+    @extend_schema(parameters=[SESSION_ID], responses={200: io.DeletedOutput, 202: io.DeletedOutput})
     def delete(self, request: Request, session_id: str) -> Response:
         session = selectors.get_session(user_id=_uid(request), session_id=session_id, include_deleted=True)
-        return Response(io.DeletedOutput(services.delete_session_permanently(session=session)).data)
+        result = services.request_erasure(
+            user_id=_uid(request), session_id=session.session_id, requested_by_id=_uid(request)
+        )
+        return _erasure_response(result)
 
 
 class SessionMessagesApi(APIView):
@@ -363,6 +402,7 @@ class HealthApi(APIView):
 
     permission_classes: list[Any] = []
     authentication_classes: list[Any] = []
+    throttle_scope = "health"
 
     @extend_schema(responses={200: io.HealthOutput, 503: io.HealthOutput})
     def get(self, request: Request) -> Response:
@@ -375,7 +415,7 @@ class HealthApi(APIView):
 
 
 class GlobalStatisticsApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(READ_CHAT_STATISTICS)]
 
     @extend_schema(responses=io.GlobalStatisticsOutput)
     def get(self, request: Request) -> Response:
@@ -384,17 +424,19 @@ class GlobalStatisticsApi(APIView):
 
 
 class CleanupApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(RUN_CHAT_CLEANUP)]
 
     @extend_schema(parameters=[io.CleanupInput], request=None, responses=io.CleanupOutput)
     def post(self, request: Request) -> Response:
         query = _input(io.CleanupInput, request.query_params)
-        report = services.cleanup_chats(days_old=query.get("days_old"), dry_run=query["dry_run"])
+        report = staff_access.run_cleanup(
+            actor=request.user, days_old=query.get("days_old"), dry_run=query["dry_run"], request=request
+        )
         return Response(io.CleanupOutput(report).data)
 
 
 class StaffUsersApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(VIEW_USER_DIRECTORY)]
 
     @extend_schema(parameters=[io.StaffUsersInput], responses=io.StaffUserPageOutput)
     def get(self, request: Request) -> Response:
@@ -406,7 +448,7 @@ class StaffUsersApi(APIView):
 
 
 class StaffUserConversationsApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(READ_PATIENT_CHATS)]
 
     @extend_schema(parameters=[io.SessionListInput], responses=io.SessionPageOutput)
     def get(self, request: Request, user_id: int) -> Response:
@@ -423,7 +465,7 @@ class StaffUserConversationsApi(APIView):
 
 
 class StaffStatsApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(READ_CHAT_STATISTICS)]
 
     @extend_schema(
         responses=inline_serializer(
@@ -442,7 +484,7 @@ class StaffStatsApi(APIView):
 
 
 class StaffLatestChatsApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffPermission(READ_PATIENT_CHATS)]
 
     @extend_schema(parameters=[io.ChatHistoryInput], responses=io.LatestChatOutput(many=True))
     def get(self, request: Request) -> Response:

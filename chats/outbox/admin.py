@@ -1,4 +1,7 @@
-"""The outbox in the admin: depth, failures and a retry action. Payloads stay hidden (PHI)."""
+"""The outbox in the admin: depth, failures and a retry action. Payloads stay hidden (PHI).
+
+An entry is a patient's accepted write: viewing or deleting one is audited like any chat access.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from audit.admin_access import AuditedAdminMixin
 from chats.outbox import services
 from chats.outbox.models import OutboxEntry
 
 
 @admin.register(OutboxEntry)
-class OutboxEntryAdmin(admin.ModelAdmin):
+class OutboxEntryAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "kind",
@@ -40,6 +44,9 @@ class OutboxEntryAdmin(admin.ModelAdmin):
         "delivered_at",
     ]
     actions = ["retry"]
+
+    def audit_owner_id(self, obj: OutboxEntry) -> int | None:
+        return obj.user_id
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

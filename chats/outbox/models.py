@@ -39,3 +39,35 @@ class OutboxEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_id} ({self.status})"
+
+
+class Erasure(models.Model):
+    """A patient's request to erase chats: the record that it was asked, by whom, and when it finished.
+
+    It is also the tombstone of its scope: an outbox entry of the same user (and session, when
+    ``session_id`` is set) created before ``requested_at`` is never delivered (see
+    ``chats.outbox.services``). ``completed_at`` stays empty until the chat store confirmed the
+    deletion; pending erasures are completed by ``sync_outbox`` (every minute) and on retry.
+    """
+
+    user_id = models.BigIntegerField()
+    session_id = models.CharField(
+        max_length=64, blank=True, default="", help_text="Empty: every session of the user (clear-all)."
+    )
+    requested_by_id = models.BigIntegerField(null=True, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    kept_session_ids = models.JSONField(
+        default=list, blank=True, help_text="Sessions under legal hold: hidden, not destroyed."
+    )
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["user_id", "requested_at"], name="erasure_user_idx"),
+            models.Index(fields=["completed_at", "id"], name="erasure_pending_idx"),
+        ]
+
+    def __str__(self) -> str:
+        scope = f"session {self.session_id}" if self.session_id else "all chats"
+        return f"erasure of {scope} of user {self.user_id}"

@@ -24,6 +24,7 @@ from prometheus_client.core import Metric
 from chats import selectors, services, store
 from chats.exceptions import ChatError, SessionAlreadyExists
 from chats.outbox.models import OutboxEntry
+from chats.services import erasure
 from medibot import metrics
 
 logger = logging.getLogger(__name__)
@@ -218,6 +219,11 @@ def drain(*, batch_size: int | None = None, max_batches: int = 1000) -> DrainRep
     """
     size = batch_size or settings.OUTBOX_BATCH_SIZE
     delivered = failed = 0
+    try:
+        erasure.complete_pending_erasures()
+    except Exception as exc:
+        if not store.is_outage(exc):
+            raise
     for _ in range(max_batches):
         with transaction.atomic():
             batch = list(
@@ -231,6 +237,9 @@ def drain(*, batch_size: int | None = None, max_batches: int = 1000) -> DrainRep
             for entry in batch:
                 key = (entry.user_id, entry.session_id)
                 if entry.session_id and key in blocked:
+                    continue
+                if erasure.erased_scope(entry=entry):  # accepted before an erasure: never resurrect
+                    entry.delete()
                     continue
                 try:
                     _deliver(entry)

@@ -6,11 +6,12 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import Int64, ObjectId
 from bson.errors import InvalidId
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from chats import store
@@ -207,13 +208,25 @@ def _session_cursor(session: ChatSession) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
+CURSOR_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+CURSOR_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
 def _after_session_cursor(cursor: str) -> _After:
     """The session a cursor points at, in (is_pinned desc, updated_at desc, _id desc) order."""
     try:
         pinned, updated, pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         updated_at = parse_datetime(updated)
         object_id = ObjectId(pk)
-    except (ValueError, TypeError, binascii.Error, InvalidId, UnicodeDecodeError) as exc:
+        if updated_at is not None:
+            # Naive or not, it must be a UTC instant that is a valid datetime in every zone the
+            # backend converts through: the first and last day of the calendar are refused.
+            if timezone.is_naive(updated_at):
+                updated_at = timezone.make_aware(updated_at, UTC)
+            updated_at = updated_at.astimezone(UTC)
+            if not CURSOR_EARLIEST <= updated_at <= CURSOR_LATEST:
+                raise ValueError("cursor time out of range")
+    except (ValueError, TypeError, OverflowError, binascii.Error, InvalidId, UnicodeDecodeError) as exc:
         raise InvalidChatInput("cursor is not valid.") from exc
     if not isinstance(pinned, bool) or updated_at is None:
         raise InvalidChatInput("cursor is not valid.")

@@ -9,11 +9,13 @@ the chat turn (user message, reply, outage fallback) is ``chats.services.turn``.
 from chats.builders import content_hash
 from chats.responders.base import Reply
 from chats.services.delivery import record_delivery_status, set_message_attachments
+from chats.services.erasure import ErasureResult, complete_pending_erasures, request_erasure
 from chats.services.messages import append_message, record_reply
 from chats.services.retention import CleanupReport, cleanup_chats
 from chats.services.sessions import (
     UPDATABLE_SESSION_FIELDS,
     DeletedCounts,
+    ErasedChats,
     clear_user_chats,
     delete_session_permanently,
     restore_session,
@@ -41,16 +43,20 @@ __all__ = [
     "CastVote",
     "CleanupReport",
     "DeletedCounts",
+    "ErasedChats",
+    "ErasureResult",
     "Reply",
     "append_message",
     "cast_vote",
     "cleanup_chats",
     "clear_user_chats",
+    "complete_pending_erasures",
     "compute_daily_stats",
     "content_hash",
     "delete_session_permanently",
     "record_delivery_status",
     "record_reply",
+    "request_erasure",
     "restore_session",
     "set_archived",
     "set_legal_hold",

@@ -71,7 +71,7 @@ def cleanup_chats(*, days_old: int | None = None, dry_run: bool = False) -> Clea
             victim = ChatSession(
                 pk=document["_id"], user_id=int(document["user_id"]), session_id=document["session_id"]
             )
-            purged += delete_session_permanently(session=victim)
+            purged += delete_session_permanently(session=victim).counts
     return CleanupReport(
         purged_sessions=purged.sessions,
         purged_messages=purged.messages,

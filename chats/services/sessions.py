@@ -150,8 +150,8 @@ class DeletedCounts:
         )
 
 
-def delete_session_permanently(*, session: ChatSession) -> DeletedCounts:
-    """Remove a session with its messages, votes and token usage in one transaction."""
+def _delete_session_documents(session: ChatSession) -> DeletedCounts:
+    """A session with its messages, votes and token usage, in one transaction (all or nothing)."""
 
     def delete(txn: ClientSession) -> DeletedCounts:
         owned = {"user_id": Int64(session.user_id), "session_id": session.pk}
@@ -164,22 +164,58 @@ def delete_session_permanently(*, session: ChatSession) -> DeletedCounts:
             .deleted_count,
         )
 
-    counts = store.run_transaction(delete)
+    return store.run_transaction(delete)
+
+
+@dataclass(frozen=True)
+class ErasedChats:
+    """What an erasure removed, and the sessions a legal hold kept (hidden from the patient)."""
+
+    counts: DeletedCounts
+    kept_session_ids: list[str]
+
+
+def delete_session_permanently(*, session: ChatSession) -> ErasedChats:
+    """Destroy a session with everything in it — unless it is under legal hold.
+
+    A held session is soft-deleted instead (hidden from its owner, kept for the hold) and named
+    in ``kept_session_ids``. Idempotent: deleting a session that is gone deletes nothing.
+    """
+    if session.legal_hold:
+        if session.deleted_at is None:
+            soft_delete_session(session=session)
+        logger.info("held chat session hidden, not destroyed", extra={"session_id": session.session_id})
+        return ErasedChats(counts=DeletedCounts(), kept_session_ids=[session.session_id])
+    counts = _delete_session_documents(session)
     logger.info(
         "chat session deleted permanently",
         extra={"session_id": session.session_id, "user_id": session.user_id, "messages": counts.messages},
     )
-    return counts
+    return ErasedChats(counts=counts, kept_session_ids=[])
 
 
-def clear_user_chats(*, user_id: int) -> DeletedCounts:
-    """Remove everything one user has in the chat store (children first, so a rerun finishes)."""
-    owned = {"user_id": Int64(user_id)}
-    counts = DeletedCounts(
-        votes=store.collection(MessageVote).delete_many(owned).deleted_count,
-        token_usage=store.collection(TokenUsage).delete_many(owned).deleted_count,
-        messages=store.collection(ChatMessage).delete_many(owned).deleted_count,
-        sessions=store.collection(ChatSession).delete_many(owned).deleted_count,
+def clear_user_chats(*, user_id: int) -> ErasedChats:
+    """Erase every session of a user that is not under legal hold; held ones are only hidden.
+
+    Each session goes with its children in its own transaction (never plain deletes racing the
+    user's in-flight transactions), then documents left without a session (a crash between two
+    runs) are removed. Idempotent: a rerun finishes an interrupted one.
+    """
+    counts = DeletedCounts()
+    kept: list[str] = []
+    sessions = list(ChatSession.objects.filter(user_id=user_id).order_by("pk"))
+    for session in sessions:
+        erased = delete_session_permanently(session=session)
+        counts += erased.counts
+        kept += erased.kept_session_ids
+    held_pks = [session.pk for session in sessions if session.session_id in kept]
+    orphans = {"user_id": Int64(user_id), "session_id": {"$nin": held_pks}}
+    counts += DeletedCounts(
+        votes=store.collection(MessageVote).delete_many(orphans).deleted_count,
+        token_usage=store.collection(TokenUsage).delete_many(orphans).deleted_count,
+        messages=store.collection(ChatMessage).delete_many(orphans).deleted_count,
     )
-    logger.info("chat history cleared", extra={"user_id": user_id, "sessions": counts.sessions})
-    return counts
+    logger.info(
+        "chat history cleared", extra={"user_id": user_id, "sessions": counts.sessions, "kept": len(kept)}
+    )
+    return ErasedChats(counts=counts, kept_session_ids=kept)

@@ -215,7 +215,7 @@ class _Turn:
                     yield StreamEvent("token", {"text": chunk})
             if reply is None:
                 raise ResponderError("the provider ended without a final reply", code="provider_malformed")
-            answer, usage = self.store_reply(session, question, reply)
+            answer, usage, queued = self.store_streamed_reply(session, question, reply)
             stored = True
             self.wake_outbox()
             metrics.record_chat_turn("stored")
@@ -227,6 +227,7 @@ class _Turn:
                     "user_message_id": question.message_id,
                     "assistant_message_id": answer.message_id,
                     "total_tokens": usage.total_tokens if usage else 0,
+                    "queued": queued,
                 },
             )
         except ResponderError as error:
@@ -246,7 +247,7 @@ class _Turn:
                 if isinstance(chunk, Reply):
                     reply = chunk
             if reply is not None:
-                self.store_reply(session, question, reply)
+                self.store_streamed_reply(session, question, reply)
         except ResponderError as error:
             self.failed(session, question, error)
         except SessionNotFound:
@@ -296,6 +297,20 @@ class _Turn:
             parent_message_id=question.message_id,
             message_id=self.ids.assistant_message_id,
         )
+
+    def store_streamed_reply(
+        self, session: ChatSession, question: ChatMessage, reply: Reply
+    ) -> tuple[ChatMessage, TokenUsage | None, bool]:
+        """Store a finished streamed reply; while MongoDB is unreachable queue it instead (same id:
+        a commit that timed out but went through and the queued copy are one document)."""
+        try:
+            answer, usage = self.store_reply(session, question, reply)
+        except PyMongoError as exc:
+            if not store.is_outage(exc):
+                raise
+            logger.warning("streamed reply queued in the outbox", extra={"session_id": session.session_id})
+            return self.queue_reply(session, question, reply), None, True
+        return answer, usage, False
 
     def failed(self, session: ChatSession, question: ChatMessage, error: ResponderError) -> ReplyFailed:
         failed, _ = record_reply(

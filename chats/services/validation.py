@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 logger = logging.getLogger(__name__)
 
-PUBLIC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+PUBLIC_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")  # \Z: "$" would accept a trailing newline
 MAX_TAGS = 20
 MAX_TAG_CHARS = 50
 UPDATABLE_SESSION_FIELDS = frozenset({"title", "metadata", "tags", "is_active", "is_archived", "is_pinned"})

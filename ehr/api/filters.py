@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from django import forms
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 
 from ehr.models import Allergy, Condition, Encounter, Medication, Observation, PatientProfile
+
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+class CalendarIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 instant that stays a valid datetime in UTC (the database compares in UTC)."""
+
+    def to_python(self, value: object) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            in_utc = parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        except OverflowError:
+            in_utc = None
+        if in_utc is None or not EARLIEST <= in_utc <= LATEST:
+            raise forms.ValidationError("Enter a date and time between 0001-01-02 and 9999-12-30.")
+        return parsed
+
+
+class CalendarIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = CalendarIsoDateTimeField
 
 
 class PatientFilter(filters.FilterSet):
@@ -77,8 +104,8 @@ class EncounterFilter(filters.FilterSet):
 
 class ObservationFilter(filters.FilterSet):
     code = filters.ChoiceFilter(choices=Observation.Code.choices)
-    taken_after = filters.IsoDateTimeFilter(field_name="taken_at", lookup_expr="gte")
-    taken_before = filters.IsoDateTimeFilter(field_name="taken_at", lookup_expr="lte")
+    taken_after = CalendarIsoDateTimeFilter(field_name="taken_at", lookup_expr="gte")
+    taken_before = CalendarIsoDateTimeFilter(field_name="taken_at", lookup_expr="lte")
 
     class Meta:
         model = Observation

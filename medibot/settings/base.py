@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "medibot.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "medibot.middleware.ApiBodyLimitMiddleware",
     # Static files (chat page script and styles, admin) served by the app itself: no proxy needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -141,6 +142,7 @@ MONGODB_URI = env.str(
 MONGODB_DATABASE = env.str("MONGODB_DATABASE", default="medibot_chats")
 MONGODB_TIMEOUT_MS = env.int("MONGODB_TIMEOUT_MS", default=2000)
 MONGODB_CONFLICT_RETRY_SECONDS = env.float("MONGODB_CONFLICT_RETRY_SECONDS", default=10.0)
+MONGODB_CONFLICT_MAX_ATTEMPTS = env.int("MONGODB_CONFLICT_MAX_ATTEMPTS", default=500)
 
 
 # Scale-out (docs/SCALING.md): majority-acknowledged chat writes unless the URI says otherwise
@@ -264,6 +266,11 @@ if CHAT_RETENTION_ACTION not in ("archive", "purge"):
     raise ImproperlyConfigured("CHAT_RETENTION_ACTION must be 'archive' or 'purge'.")
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
+# /api/chat/health: probes at most once per HEALTH_CACHE_SECONDS per process, enqueues the outbox
+# sync at most once per HEALTH_ENQUEUE_INTERVAL_SECONDS, "degraded" from this outbox depth on.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5.0)
+HEALTH_ENQUEUE_INTERVAL_SECONDS = env.int("HEALTH_ENQUEUE_INTERVAL_SECONDS", default=60)
+HEALTH_OUTBOX_DEGRADED_DEPTH = env.int("HEALTH_OUTBOX_DEGRADED_DEPTH", default=100)
 CHAT_BACKUP_DIR = env.str("CHAT_BACKUP_DIR", default="")  # empty = no JSON backup job
 CHAT_RESPONDER = env.str("CHAT_RESPONDER", default="offline")  # or "openai"
 # OpenAI-compatible provider (CHAT_RESPONDER=openai): OpenAI, Azure OpenAI, vLLM, Ollama, LM Studio...
@@ -288,11 +295,13 @@ WHATSAPP_SEND_TIMEOUT_SECONDS = env.float("WHATSAPP_SEND_TIMEOUT_SECONDS", defau
 WHATSAPP_SESSION_GAP_MINUTES = env.int("WHATSAPP_SESSION_GAP_MINUTES", default=30)  # as migrate_chats
 WHATSAPP_MAX_BODY_BYTES = env.int("WHATSAPP_MAX_BODY_BYTES", default=1_000_000)
 WHATSAPP_LINK_CODE_MINUTES = env.int("WHATSAPP_LINK_CODE_MINUTES", default=15)
+# API tokens are stored hashed and expire after this many hours (0 = only password change/logout).
+AUTH_TOKEN_TTL_HOURS = env.int("AUTH_TOKEN_TTL_HOURS", default=720)
 
 # --- DRF --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -316,6 +325,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "chat_send": env.str("CHAT_SEND_RATE", default="30/min"),
         "chat_export": env.str("CHAT_EXPORT_RATE", default="10/min"),
+        "health": env.str("HEALTH_RATE", default="60/min"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -54,6 +54,8 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/15" if REAL_SER
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or (REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or (REDIS_URL or "cache+memory://")
 CELERY_TASK_ALWAYS_EAGER = False
+# Every health request probes afresh, so tests see a change at once.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=0.0)
 
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 

@@ -11,11 +11,11 @@ from django.test import override_settings
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts import selectors
-from accounts.models import User
+from accounts.models import ApiToken, User
+from tests.factories import token_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.accounts.urls_for_tests")]
 
@@ -69,8 +69,11 @@ def test_register_creates_an_account_and_returns_its_token(api_client: APIClient
 
     assert response.status_code == 201
     user = User.objects.get(username="newpatient")
-    token = Token.objects.get(user=user)
-    assert response.json() == {"id": user.pk, "username": "newpatient", "token": token.key}
+    token = response.json()["token"]
+    assert response.json() == {"id": user.pk, "username": "newpatient", "token": token}
+    assert list(ApiToken.objects.filter(user=user).values_list("digest", flat=True)) == [
+        ApiToken.digest_of(token)
+    ]
     assert user.email == "new@example.test"
     assert user.check_password(PASSWORD)
 
@@ -170,10 +173,10 @@ def test_register_losing_a_race_for_the_username_is_400(
 def test_register_leaves_no_account_when_the_token_cannot_be_issued(
     api_client: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(**kwargs: Any) -> Token:
+    def refuse(**kwargs: Any) -> ApiToken:
         raise RuntimeError("token store down")
 
-    monkeypatch.setattr(Token.objects, "create", refuse)
+    monkeypatch.setattr(ApiToken.objects, "create", refuse)
 
     with pytest.raises(RuntimeError, match="token store down"):
         api_client.post(REGISTER_URL, _registration(), format="json")
@@ -197,14 +200,16 @@ def test_token_for_valid_credentials(api_client: APIClient, user: User) -> None:
     response = _login(api_client, user.username, PASSWORD)
 
     assert response.status_code == 200
-    assert response.json() == {"token": Token.objects.get(user=user).key}
+    assert list(response.json()) == ["token"]
+    assert ApiToken.objects.get(user=user).digest == ApiToken.digest_of(response.json()["token"])
 
 
-def test_token_is_the_same_on_every_login(api_client: APIClient, user: User) -> None:
+def test_every_login_issues_its_own_token(api_client: APIClient, user: User) -> None:
     first = _login(api_client, user.username, PASSWORD).json()["token"]
     second = _login(api_client, user.username, PASSWORD).json()["token"]
 
-    assert first == second
+    assert first != second
+    assert [_authenticated(key).get(ME_URL).status_code for key in (first, second)] == [200, 200]
 
 
 def test_token_login_records_last_login(api_client: APIClient, user: User) -> None:
@@ -235,7 +240,7 @@ def test_inactive_account_gets_no_token(api_client: APIClient) -> None:
 
     assert response.status_code == 400
     assert response.json() == BAD_CREDENTIALS
-    assert not Token.objects.filter(user=inactive).exists()
+    assert not ApiToken.objects.filter(user=inactive).exists()
 
 
 def test_token_requires_username_and_password(api_client: APIClient) -> None:
@@ -268,7 +273,7 @@ def test_throttled_client_is_refused_even_with_the_right_password(api_client: AP
     response = _login(api_client, user.username, PASSWORD)
 
     assert response.status_code == 429
-    assert not Token.objects.filter(user=user).exists()
+    assert not ApiToken.objects.filter(user=user).exists()
 
 
 def test_successful_logins_are_not_counted(api_client: APIClient, user: User) -> None:
@@ -360,13 +365,13 @@ def test_forged_forwarded_for_does_not_reset_the_budget_when_num_proxies_is_set(
 
 
 def test_logout_revokes_the_token(user: User) -> None:
-    token = Token.objects.create(user=user)
-    client = _authenticated(token.key)
+    key = token_for(user)
+    client = _authenticated(key)
 
     response = client.post(LOGOUT_URL)
 
     assert response.status_code == 204
-    assert not Token.objects.filter(key=token.key).exists()
+    assert not ApiToken.objects.filter(digest=ApiToken.digest_of(key)).exists()
     assert client.get(ME_URL).status_code == 401
 
 
@@ -403,7 +408,7 @@ def test_anonymous_logout_is_401_with_a_token_challenge(api_client: APIClient) -
 def test_me_returns_the_callers_account(user: User) -> None:
     user.phone_number = "+4915112345678"
     user.save(update_fields=["phone_number"])
-    client = _authenticated(Token.objects.create(user=user).key)
+    client = _authenticated(token_for(user))
 
     response = client.get(ME_URL)
 
@@ -434,7 +439,7 @@ def test_me_with_an_unknown_token_is_401() -> None:
 
 
 def test_me_is_read_only(user: User) -> None:
-    client = _authenticated(Token.objects.create(user=user).key)
+    client = _authenticated(token_for(user))
 
     response = client.patch(ME_URL, {"role": "staff"}, format="json")
 

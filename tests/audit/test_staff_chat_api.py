@@ -8,14 +8,14 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from audit.models import AuditEvent
 from tests.chats.factories import session_with_messages
-from tests.factories import make_user
+from tests.factories import make_staff, make_user
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
 
 
 @pytest.fixture
 def staff() -> User:
-    return make_user(username="sam-staff", is_staff=True, role=User.Role.STAFF)
+    return make_staff(username="sam-staff")
 
 
 @pytest.fixture

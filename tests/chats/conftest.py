@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_staff
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def intruder(db: None) -> User:
 
 @pytest.fixture
 def staff(db: None) -> User:
-    return cast(User, UserFactory(username="sam-staff", is_staff=True, role=User.Role.STAFF))
+    return make_staff(username="sam-staff")
 
 
 def client_for(user: User) -> APIClient:

@@ -12,14 +12,13 @@ import pymongo
 import pytest
 from bson import Int64
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from chats import selectors, services, store
 from chats.models import ChatMessage, ChatSession, MessageVote
 from chats.outbox import services as outbox
 from chats.outbox.models import OutboxEntry
 from tests.chats.factories import next_user_id
-from tests.factories import make_user
+from tests.factories import make_user, token_for
 from tests.support.processes import Background, MongoServer, child_env, http_json, manage, poll, web_server
 
 both = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
@@ -141,7 +140,7 @@ def test_mongodb_frozen_and_killed_during_200_sends_loses_and_duplicates_nothing
         )
         assert migrated.returncode == 0, migrated.stderr
         user = make_user()
-        token = Token.objects.create(user=user).key
+        token = token_for(user)
         server, base = web_server(env, tmp_path / "web.log")
         try:
             status, created = http_json("POST", f"{base}/api/chat/sessions", {"title": "outage"}, token)

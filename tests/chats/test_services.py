@@ -191,7 +191,7 @@ def test_permanent_delete_removes_messages_votes_and_usage() -> None:
     services.vote(message=assistant, user_id=session.user_id, vote_type="up")
     keep = session_with_messages(user_id=session.user_id, messages=2)
 
-    counts = services.delete_session_permanently(session=session)
+    counts = services.delete_session_permanently(session=session).counts
 
     assert counts == services.DeletedCounts(sessions=1, messages=2, votes=1, token_usage=1)
     assert not ChatSession.objects.filter(pk=session.pk).exists()
@@ -202,7 +202,7 @@ def test_permanent_delete_removes_messages_votes_and_usage() -> None:
 def test_clear_user_chats_leaves_other_users_alone() -> None:
     mine = session_with_messages(messages=3)
     theirs = session_with_messages(messages=2)
-    counts = services.clear_user_chats(user_id=mine.user_id)
+    counts = services.clear_user_chats(user_id=mine.user_id).counts
     assert (counts.sessions, counts.messages) == (1, 3)
     assert ChatMessage.objects.filter(user_id=theirs.user_id).count() == 2
 

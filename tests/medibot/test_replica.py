@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
+from accounts.services import ensure_staff_groups
 from medibot.routers import lag_tolerant, start_unit_of_work
 
 pytestmark = pytest.mark.django_db(databases=["default", "replica"], transaction=True)
@@ -104,6 +105,7 @@ def test_the_staff_user_list_is_served_by_the_replica() -> None:
     from rest_framework.test import APIClient
 
     staff = User.objects.create_user(username="staff-on-primary", is_staff=True, role=User.Role.STAFF)
+    staff.groups.set([ensure_staff_groups()["Support"]])
     User.objects.db_manager("replica").create_user(username="only-on-replica")
     client = APIClient()
     client.force_authenticate(staff)

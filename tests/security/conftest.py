@@ -17,10 +17,9 @@ import pytest
 from bson import Int64
 from django.core.cache import cache
 from django.forms.models import model_to_dict
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 from chats import services, store
 from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 from ehr.models import Allergy, Condition, Encounter, Medication, Observation, PatientProfile, PatientRecord
@@ -34,7 +33,7 @@ from tests.ehr.factories import (
     make_clinician,
     make_profile,
 )
-from tests.factories import make_user
+from tests.factories import make_staff, make_user, token_for
 
 SHARED_WORD = "zebracorn"  # in Alice's and Bob's messages: a search must find only the caller's
 ALICE_QUESTION = f"Does {SHARED_WORD} quetiapine interact with grapefruit?"
@@ -114,7 +113,7 @@ def build_world() -> World:
         bob=bob,
         clinician=clinician,
         outsider_clinician=make_clinician(username="dr-who"),
-        staff=make_user(username="sam-staff", role=User.Role.STAFF, is_staff=True),
+        staff=make_staff(username="sam-staff"),
         session=session,
         question=question,
         answer=answer,
@@ -176,7 +175,7 @@ def account_row(user: User) -> dict[str, Any]:
     stored = User.objects.get(pk=user.pk)
     return {
         **model_to_dict(stored, exclude=["last_login"]),
-        "tokens": sorted(Token.objects.filter(user_id=user.pk).values_list("key", flat=True)),
+        "tokens": sorted(ApiToken.objects.filter(user_id=user.pk).values_list("digest", flat=True)),
     }
 
 
@@ -219,7 +218,6 @@ def client_for(user: User | None) -> APIClient:
 
 def token_client(user: User) -> APIClient:
     """A client that authenticates like a real one: with the user's API token."""
-    token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client

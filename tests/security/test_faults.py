@@ -27,13 +27,12 @@ import pytest
 from bson import Int64
 from django.core.management import call_command
 from django.db import connections
-from rest_framework.authtoken.models import Token
 
 from chats import store
 from chats.models import ChatMessage
 from chats.outbox.models import OutboxEntry
 from medibot.embedded import free_port
-from tests.factories import make_user
+from tests.factories import make_user, token_for
 from tests.security.conftest import CHAT_MODELS
 from tests.security.faults import Answer, RedisServer, StoreProxy, call, gunicorn
 from tests.support.processes import child_env, database_url, web_server
@@ -71,7 +70,7 @@ def outage_user(django_db_setup: None, django_db_blocker: Any) -> Iterator[tuple
     """A committed user and token the server processes can see (the scenarios run once per module)."""
     with django_db_blocker.unblock():
         user = make_user(username="faulty")
-        token = Token.objects.create(user=user).key
+        token = token_for(user)
     yield user.pk, token
     with django_db_blocker.unblock():
         for model in CHAT_MODELS:
@@ -228,7 +227,7 @@ def mariadb_dies(
     phases = {"up": Phase(), "down": Phase(), "back": Phase()}
     with django_db_blocker.unblock():
         user = make_user(username="dying")
-        token = Token.objects.create(user=user).key
+        token = token_for(user)
     try:
         phases["up"].ask(base, token)
         proxy.cut()
@@ -261,7 +260,7 @@ def test_mariadb_dying_under_a_running_server_is_a_clear_503(mariadb_dies: dict[
 @pytest.mark.django_db(databases=["default"], transaction=True)
 def test_a_frozen_mariadb_does_not_hang_requests(tmp_path: Path) -> None:
     mysql_only()
-    token = Token.objects.create(user=make_user(username="frozen")).key
+    token = token_for(make_user(username="frozen"))
     proxy = StoreProxy(int(connections["default"].settings_dict["PORT"]))
     proxy.start()
     # libmysqlclient retries a timed-out read twice: the bound is 3 x MYSQL_READ_TIMEOUT.
@@ -340,7 +339,7 @@ def stored_ids(user_id: int) -> list[tuple[str, str, int]]:
 @pytest.mark.django_db(databases=["default", "chats"], transaction=True)
 def test_concurrent_clients_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     users = [make_user(username=f"load{n}") for n in range(LOAD_CLIENTS)]
-    clients = [Client(token=Token.objects.create(user=user).key, user_id=user.pk) for user in users]
+    clients = [Client(token=token_for(user), user_id=user.pk) for user in users]
     env = child_env(CHAT_SEND_RATE="1000000/min", CHAT_EXPORT_RATE="1000000/min")
     server, base = gunicorn(env, tmp_path / "web.log", workers=2, threads=LOAD_CLIENTS // 2)
     try:

@@ -20,9 +20,8 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client, override_settings
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 from tests.security.conftest import World, body_of, client_for, token_client
 from tests.security.routes import all_routes
 from tests.support.processes import ROOT
@@ -234,7 +233,7 @@ def test_a_revoked_token_opens_nothing(world: World) -> None:
 
     assert client.post("/api/auth/logout").status_code == 204
 
-    assert not Token.objects.filter(user=world.alice).exists()
+    assert not ApiToken.objects.filter(user=world.alice).exists()
     assert [client.get(url).status_code for url in routes] == [401] * len(routes)
 
 

@@ -12,13 +12,12 @@ import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from accounts.models import User
 from tests.ehr.factories import AllergyFactory, make_profile
-from tests.factories import make_user
+from tests.factories import make_staff, make_user, token_for
 
 EXAMPLES_PER_OPERATION = 10
 
@@ -33,11 +32,11 @@ schema.config.phases.update(phases=["examples", "fuzzing"])
 @pytest.fixture
 def fuzzer() -> dict[str, str]:
     """A staff clinician with a record of their own and a patient: most operations reach real data."""
-    user = make_user(username="fuzzer", role=User.Role.CLINICIAN, is_staff=True)
+    user = make_staff(username="fuzzer", role=User.Role.CLINICIAN)
     make_profile(user=user)
     patient = make_profile(user=make_user(username="fuzzed-patient"), clinicians=[user])
     AllergyFactory(patient=patient)
-    return {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    return {"Authorization": f"Token {token_for(user)}"}
 
 
 @pytest.fixture(autouse=True)

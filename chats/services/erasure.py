@@ -1,0 +1,93 @@
+"""Erasure as a recorded operation: clear-all and permanent delete go through here.
+
+1. The request is recorded first (``Erasure`` on MySQL: who, what, when) — it is the tombstone
+   that stops the outbox from delivering anything of that scope accepted before it.
+2. Outbox entries of the scope accepted before the request are deleted (their payloads are PHI).
+3. The chat store deletes each session with its messages, votes and token usage in one
+   transaction; sessions under legal hold are hidden, not destroyed, and reported as kept.
+4. The erasure is marked complete. When the chat store is unreachable it stays pending and
+   ``complete_pending_erasures()`` (run by every ``sync_outbox``) finishes it: erasure is
+   idempotent, so a retry or a concurrent run does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.utils import timezone
+
+from chats import store
+from chats.models import ChatSession
+from chats.outbox.models import Erasure, OutboxEntry
+from chats.services.sessions import DeletedCounts, ErasedChats, clear_user_chats, delete_session_permanently
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    erasure_id: int
+    completed: bool
+    counts: DeletedCounts
+    kept_session_ids: list[str]
+
+
+def request_erasure(*, user_id: int, session_id: str = "", requested_by_id: int | None) -> ErasureResult:
+    """Record and carry out the erasure of one session (``session_id``) or of all of a user's chats."""
+    erasure = Erasure.objects.create(user_id=user_id, session_id=session_id, requested_by_id=requested_by_id)
+    return complete_erasure(erasure=erasure)
+
+
+def complete_erasure(*, erasure: Erasure) -> ErasureResult:
+    """Carry out (again) a recorded erasure; an outage leaves it pending for the next attempt."""
+    _purge_outbox(erasure)
+    try:
+        erased = _erase_documents(erasure)
+    except Exception as exc:
+        if not store.is_outage(exc):
+            raise
+        logger.warning("erasure pending: chat store unavailable", extra={"erasure_id": erasure.pk})
+        return ErasureResult(erasure.pk, completed=False, counts=DeletedCounts(), kept_session_ids=[])
+    erasure.completed_at = timezone.now()
+    erasure.kept_session_ids = erased.kept_session_ids
+    erasure.save(update_fields=["completed_at", "kept_session_ids"])
+    logger.info(
+        "erasure completed",
+        extra={"erasure_id": erasure.pk, "user_id": erasure.user_id, "kept": len(erased.kept_session_ids)},
+    )
+    return ErasureResult(
+        erasure.pk, completed=True, counts=erased.counts, kept_session_ids=erased.kept_session_ids
+    )
+
+
+def complete_pending_erasures() -> int:
+    """Finish every erasure the chat store could not carry out yet; returns how many completed."""
+    done = 0
+    for erasure in Erasure.objects.filter(completed_at__isnull=True).order_by("id"):
+        done += complete_erasure(erasure=erasure).completed
+    return done
+
+
+def erased_scope(*, entry: OutboxEntry) -> bool:
+    """Whether a recorded erasure covers this entry (same user and scope, accepted before it)."""
+    scope = Q(session_id="") | Q(session_id=entry.session_id) if entry.session_id else Q(session_id="")
+    return Erasure.objects.filter(scope, user_id=entry.user_id, requested_at__gte=entry.created_at).exists()
+
+
+def _purge_outbox(erasure: Erasure) -> int:
+    entries = OutboxEntry.objects.filter(user_id=erasure.user_id, created_at__lte=erasure.requested_at)
+    if erasure.session_id:
+        entries = entries.filter(session_id=erasure.session_id)
+    deleted, _ = entries.delete()
+    return deleted
+
+
+def _erase_documents(erasure: Erasure) -> ErasedChats:
+    if not erasure.session_id:
+        return clear_user_chats(user_id=erasure.user_id)
+    session = ChatSession.objects.filter(user_id=erasure.user_id, session_id=erasure.session_id).first()
+    if session is None:  # already erased by an earlier attempt: nothing left to do
+        return ErasedChats(counts=DeletedCounts(), kept_session_ids=[])
+    return delete_session_permanently(session=session)
