@@ -4,11 +4,11 @@ a chat turn and the newest page of a session. They cannot creep back up unnotice
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from tests.chats.factories import session_with_messages
+from tests.factories import token_for
 from tests.support.round_trips import round_trips
 
 pytestmark = pytest.mark.django_db(databases=["default", "replica", "chats"], transaction=False)
@@ -19,7 +19,7 @@ PAGE_BUDGET = 3
 
 def _token_client(user: User) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
 
 
