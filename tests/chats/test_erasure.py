@@ -14,7 +14,7 @@ from chats import services
 from chats.models import ChatMessage, ChatSession
 from chats.outbox import services as outbox
 from chats.outbox.models import Erasure, OutboxEntry
-from tests.chats.factories import session_with_messages
+from tests.chats.factories import bulk_messages, session_with_messages
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
@@ -49,6 +49,23 @@ def test_clear_all_is_recorded_with_who_and_when() -> None:
     erasure = Erasure.objects.get(pk=response.json()["erasure_id"])
     assert (erasure.user_id, erasure.session_id, erasure.requested_by_id) == (patient.pk, "", patient.pk)
     assert erasure.completed_at is not None
+    assert not ChatSession.objects.filter(user_id=patient.pk).exists()
+
+
+@pytest.mark.slow
+def test_a_10000_message_conversation_is_erased_completely() -> None:
+    """One transaction cannot delete a long conversation within the request deadline: the erasure
+    must still complete (at once, or as a pending erasure the next sync finishes)."""
+    patient = make_user(username="long-eraser")
+    bulk_messages(session=services.start_session(user_id=patient.pk), count=10_000)
+
+    response = _client(patient).delete("/api/chat-history/clear-all")
+    if response.status_code == 202:
+        services.complete_pending_erasures()
+
+    assert response.status_code in (200, 202)
+    assert Erasure.objects.get(pk=response.json()["erasure_id"]).completed_at is not None
+    assert not ChatMessage.objects.filter(user_id=patient.pk).exists()
     assert not ChatSession.objects.filter(user_id=patient.pk).exists()
 
 
