@@ -150,11 +150,32 @@ class DeletedCounts:
         )
 
 
+# Messages an erasure removes per statement: one index range of orders, well within the deadline.
+ERASE_BATCH_MESSAGES = 500
+
+
 def _delete_session_documents(session: ChatSession) -> DeletedCounts:
-    """A session with its messages, votes and token usage, in one transaction (all or nothing)."""
+    """A session with its messages, votes and token usage.
+
+    One transaction has the short request deadline, which deleting a long conversation outlasts
+    (so it would never complete). The children therefore go first: votes and usage, then the
+    messages in index ranges of ``ERASE_BATCH_MESSAGES`` orders, newest first, each a short
+    statement of its own; then the session together with anything written to it meanwhile, in one
+    transaction. The session is hidden first: interrupted anywhere, it is still there, hidden, and a
+    rerun finishes the job, so a session never disappears while a child of it remains.
+    """
+    if session.deleted_at is None:  # nobody reads a half-erased conversation meanwhile
+        soft_delete_session(session=session)
+    owned = {"user_id": Int64(session.user_id), "session_id": session.pk}
+    counts = DeletedCounts(
+        votes=store.collection(MessageVote).delete_many(owned).deleted_count,
+        token_usage=store.collection(TokenUsage).delete_many(owned).deleted_count,
+    )
+    for top in range(session.message_count, 0, -ERASE_BATCH_MESSAGES):
+        batch = {**owned, "order": {"$gt": top - ERASE_BATCH_MESSAGES, "$lte": top}}
+        counts += DeletedCounts(messages=store.collection(ChatMessage).delete_many(batch).deleted_count)
 
     def delete(txn: ClientSession) -> DeletedCounts:
-        owned = {"user_id": Int64(session.user_id), "session_id": session.pk}
         return DeletedCounts(
             votes=store.collection(MessageVote).delete_many(owned, session=txn).deleted_count,
             token_usage=store.collection(TokenUsage).delete_many(owned, session=txn).deleted_count,
@@ -164,7 +185,7 @@ def _delete_session_documents(session: ChatSession) -> DeletedCounts:
             .deleted_count,
         )
 
-    return store.run_transaction(delete)
+    return counts + store.run_transaction(delete)
 
 
 @dataclass(frozen=True)
