@@ -102,8 +102,7 @@ def message(
 
     The importers fix its ``pk`` and may pass ``search_terms`` worked out ahead (``writer.prepare``).
     """
-    if role == Role.ASSISTANT and status == MessageStatus.FAILED and not content:
-        content = NO_REPLY
+    content = message_content(role=role, status=status, content=content)
     return ChatMessage(
         pk=pk,
         message_id=message_id or new_id(),
@@ -124,6 +123,13 @@ def message(
         created_at=created_at or store.now(),
         order=order,
     )
+
+
+def message_content(*, role: str, status: str, content: str) -> str:
+    """The text stored for a message: a failed reply without text says "(no reply)"."""
+    if role == Role.ASSISTANT and status == MessageStatus.FAILED and not content:
+        return NO_REPLY
+    return content
 
 
 def reply_message(
