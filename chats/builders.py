@@ -53,19 +53,29 @@ def session(
     tags: Iterable[str] = (),
     metadata: dict[str, Any] | None = None,
     created_at: datetime | None = None,
+    pk: ObjectId | None = None,
+    is_active: bool = True,
+    message_count: int = 0,
+    last_message_at: datetime | None = None,
+    updated_at: datetime | None = None,
 ) -> ChatSession:
+    """A session; the importers also fix its ``pk`` and carry its counters and times over."""
     moment = created_at or store.now()
     return ChatSession(
+        pk=pk,
         session_id=session_id or new_id(),
         user_id=user_id,
         title=title.strip(),
         session_type=session_type,
         channel=channel,
+        is_active=is_active,
         tags=list(tags),
         metadata=metadata or {},
         search_terms=search.terms_for(title),
+        message_count=message_count,
+        last_message_at=last_message_at,
         created_at=moment,
-        updated_at=moment,
+        updated_at=updated_at or moment,
     )
 
 
@@ -85,11 +95,16 @@ def message(
     attachments: list[Any] | None = None,
     error_info: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    pk: ObjectId | None = None,
+    search_terms: list[str] | None = None,
 ) -> ChatMessage:
-    """A message with its content hash and search terms; ``order`` is assigned when it is appended."""
-    if role == Role.ASSISTANT and status == MessageStatus.FAILED and not content:
-        content = NO_REPLY
+    """A message with its content hash and search terms; ``order`` is assigned when it is appended.
+
+    The importers fix its ``pk`` and may pass ``search_terms`` worked out ahead (``writer.prepare``).
+    """
+    content = message_content(role=role, status=status, content=content)
     return ChatMessage(
+        pk=pk,
         message_id=message_id or new_id(),
         session=session,
         user_id=session.user_id,
@@ -104,10 +119,17 @@ def message(
         metadata=metadata or {},
         parent_message_id=parent_message_id,
         content_hash=content_hash(content),
-        search_terms=search.terms_for(content),
+        search_terms=search.terms_for(content) if search_terms is None else search_terms,
         created_at=created_at or store.now(),
         order=order,
     )
+
+
+def message_content(*, role: str, status: str, content: str) -> str:
+    """The text stored for a message: a failed reply without text says "(no reply)"."""
+    if role == Role.ASSISTANT and status == MessageStatus.FAILED and not content:
+        return NO_REPLY
+    return content
 
 
 def reply_message(

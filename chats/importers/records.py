@@ -108,7 +108,6 @@ class MessageRecord:
     parent_message_id: str = ""
     titles_session: bool = False
     search_terms: list[str] | None = None  # filled ahead of the write by ``writer.prepare``
-    content_hash: str = ""
 
     def __post_init__(self) -> None:
         if not self.message_id:

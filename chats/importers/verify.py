@@ -41,11 +41,6 @@ class ConversationDigest:
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
 
-    @staticmethod
-    def content_hash(content: str) -> str:
-        """What ``ChatMessage.content_hash`` holds for ``content``."""
-        return hashlib.sha256(content.encode("utf-8")).hexdigest()
-
 
 def _millis(moment: datetime) -> str:
     if moment.tzinfo is None:

@@ -5,8 +5,9 @@ messages and new sessions are inserted with ``insert_many(ordered=False)``, wher
 means "already there", and sessions that existed before move their counters forward with ``$max``
 (a replayed batch cannot push them past the truth). Every filter starts with ``user_id``.
 
-Documents are built field by field in the order and with the BSON types the ORM writes
-(``chats.store.to_document``); ``tests/chats/test_migrate_chats.py`` holds them equal.
+Documents come from ``chats.builders`` like every other chat document and are encoded as the ORM
+stores them (``chats.store.to_document``); only ids, times, counters and the import provenance are
+the legacy row's. ``tests/chats/test_migrate_chats.py`` holds them equal to what the ORM stores.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from chats.importers.records import (
     SessionSpec,
     derived_object_id,
 )
-from chats.models import SCHEMA_VERSION, ChatMessage, ChatSession, SessionType
+from chats.models import ChatMessage, ChatSession
 from chats.services import title_from, validate_metadata
 
 DUPLICATE_KEY = 11000
@@ -79,6 +80,11 @@ def _naive_utc(moment: datetime) -> datetime:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
+
+
+def _utc(moment: datetime) -> datetime:
+    """An aware UTC time for the model (a naive legacy time is UTC already)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _json_safe(value: Any, *, empty: Any) -> Any:
@@ -125,10 +131,18 @@ def _progress(messages: Iterable[MessageRecord]) -> dict[tuple[int, str], Sessio
     return found
 
 
-def session_document(
-    spec: SessionSpec, *, run_id: str | None, batch_no: int = 0, progress: SessionProgress | None = None
-) -> dict[str, Any]:
-    """The session as the ORM stores it; with ``progress``, already counting its first messages."""
+def imported_session(
+    spec: SessionSpec,
+    *,
+    run_id: str | None,
+    batch_no: int = 0,
+    progress: SessionProgress | None = None,
+    pk: ObjectId | None = None,
+) -> ChatSession:
+    """The session as the builder makes it; with ``progress``, already counting its first messages.
+
+    ``pk`` is the stored session's when it exists already, else the one derived from its legacy key.
+    """
     title = _title(spec.title or (progress.title if progress else ""))
     updated_at = spec.updated_at or spec.created_at
     if progress is not None:
@@ -137,68 +151,61 @@ def session_document(
     metadata["import"] = provenance(
         source=spec.source, legacy_key=spec.legacy_key, run_id=run_id, batch_no=batch_no
     )
-    return {
-        "_id": spec.object_id,
-        "session_id": spec.session_id,
-        "user_id": Int64(spec.user_id),
-        "title": title,
-        "session_type": SessionType.GENERAL.value,
-        "channel": spec.channel,
-        "is_active": spec.is_active,
-        "is_archived": False,
-        "is_pinned": False,
-        "tags": list(spec.tags),
-        "metadata": metadata,
-        "search_terms": search.terms_for(title),
-        "message_count": Int64(progress.last_order if progress else 0),
-        "last_message_at": _naive_utc(progress.last_at) if progress else None,
-        "created_at": _naive_utc(spec.created_at),
-        "updated_at": _naive_utc(updated_at),
-        "deleted_at": None,
-        "legal_hold": False,
-        "schema_version": SCHEMA_VERSION,
-    }
+    return builders.session(
+        pk=spec.object_id if pk is None else pk,
+        session_id=spec.session_id,
+        user_id=spec.user_id,
+        title=title,
+        channel=spec.channel,
+        is_active=spec.is_active,
+        tags=spec.tags,
+        metadata=metadata,
+        message_count=progress.last_order if progress else 0,
+        last_message_at=_utc(progress.last_at) if progress else None,
+        created_at=_utc(spec.created_at),
+        updated_at=_utc(updated_at),
+    )
+
+
+def session_document(
+    spec: SessionSpec, *, run_id: str | None, batch_no: int = 0, progress: SessionProgress | None = None
+) -> dict[str, Any]:
+    return store.to_document(imported_session(spec, run_id=run_id, batch_no=batch_no, progress=progress))
 
 
 def message_document(
-    record: MessageRecord, *, session_pk: ObjectId, run_id: str | None, batch_no: int = 0
+    record: MessageRecord, *, session: ChatSession, run_id: str | None, batch_no: int = 0
 ) -> dict[str, Any]:
-    source = record.session.source
     metadata = dict(_json_safe(record.metadata, empty={}))
     metadata["import"] = provenance(
-        source=source, legacy_key=record.legacy_key, run_id=run_id, batch_no=batch_no
+        source=record.session.source, legacy_key=record.legacy_key, run_id=run_id, batch_no=batch_no
     )
-    return {
-        "_id": _message_object_id(record),
-        "message_id": record.message_id,
-        "session_id": session_pk,
-        "user_id": Int64(record.session.user_id),
-        "role": record.role,
-        "content": record.content,
-        "order": Int64(record.order),
-        "status": record.status,
-        "model": record.model[:MODEL_MAX_CHARS],
-        "source_documents": _json_safe(record.source_documents, empty=[]),
-        "agent_steps": _json_safe(record.agent_steps, empty=[]),
-        "attachments": _json_safe(record.attachments, empty=[]),
-        "error_info": _json_safe(record.error_info, empty={}),
-        "metadata": metadata,
-        "parent_message_id": record.parent_message_id,
-        "vote": "",
-        "content_hash": record.content_hash or builders.content_hash(record.content),
-        "search_terms": record.search_terms
-        if record.search_terms is not None
-        else search.terms_for(record.content),
-        "created_at": _naive_utc(record.created_at),
-    }
+    message = builders.message(
+        pk=_message_object_id(record),
+        session=session,
+        role=record.role,
+        content=record.content,
+        message_id=record.message_id,
+        created_at=_utc(record.created_at),
+        order=record.order,
+        status=record.status,
+        model=record.model[:MODEL_MAX_CHARS],
+        parent_message_id=record.parent_message_id,
+        source_documents=_json_safe(record.source_documents, empty=[]),
+        agent_steps=_json_safe(record.agent_steps, empty=[]),
+        attachments=_json_safe(record.attachments, empty=[]),
+        error_info=_json_safe(record.error_info, empty={}),
+        metadata=metadata,
+        search_terms=record.search_terms,
+    )
+    return store.to_document(message)
 
 
 def prepare(batch: Batch) -> Batch:
-    """The CPU work of a batch's documents (search terms, hashes), done while the last batch is written."""
+    """The CPU work of a batch's documents (search terms), done while the last batch is written."""
     for record in batch.records:
         if isinstance(record, MessageRecord):
             record.search_terms = search.terms_for(record.content)
-            record.content_hash = builders.content_hash(record.content)
     return batch
 
 
@@ -450,9 +457,13 @@ class Writer:
         """Insert new messages; returns those now stored (inserted now or before)."""
         if not messages:
             return []
+        owners = {
+            key: imported_session(split.sessions[key], run_id=self.run_id, batch_no=self.batch_no, pk=pk)
+            for key, pk in pks.items()
+        }
         docs = [
             message_document(
-                m, session_pk=pks[m.session.target_key], run_id=self.run_id, batch_no=self.batch_no
+                m, session=owners[m.session.target_key], run_id=self.run_id, batch_no=self.batch_no
             )
             for m in messages
         ]

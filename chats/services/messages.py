@@ -57,8 +57,7 @@ def append_message(
         raise InvalidChatInput(f"role must be one of {', '.join(Role.values)}.")
     if status not in MessageStatus.values:
         raise InvalidChatInput(f"status must be one of {', '.join(MessageStatus.values)}.")
-    if role == Role.ASSISTANT and status == MessageStatus.FAILED and not content:
-        content = builders.NO_REPLY
+    content = builders.message_content(role=role, status=status, content=content)
     validate_text(content)
     message = builders.message(
         session=session,

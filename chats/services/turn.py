@@ -154,25 +154,16 @@ class _Turn:
     # --- complete turn ---------------------------------------------------------------------------------
 
     def run(self) -> TurnResult:
-        if self.session_queued:
+        opened = self.open()
+        if opened is None:
             return self.queue()
-        try:
-            session, question = self.store_question()
-            history = self.history(session)
-        except StorageDown:
-            return self.queue()
+        session, question, history = opened
         try:
             reply = self.responder.reply(history=history, message=self.text, ehr=self.ehr())
         except ResponderError as error:
             raise self.failed(session, question, error) from error
         try:
-            answer, usage = record_reply(
-                session=session,
-                reply=reply,
-                parent_message_id=question.message_id,
-                message_id=self.ids.assistant_message_id,
-                created_at=store.now(),
-            )
+            answer, usage = self.store_reply(session, question, reply)
         except PyMongoError as exc:
             if not store.is_outage(exc):
                 raise
@@ -185,13 +176,10 @@ class _Turn:
     # --- streamed turn ---------------------------------------------------------------------------------
 
     def stream(self) -> StreamedTurn:
-        if self.session_queued:
+        opened = self.open()
+        if opened is None:
             return self.queued_stream()
-        try:
-            session, question = self.store_question()
-            history = self.history(session)
-        except StorageDown:
-            return self.queued_stream()
+        session, question, history = opened
         ehr = self.ehr()
         return StreamedTurn(
             session_id=session.session_id, events=self.events(session, question, history, ehr)
@@ -255,6 +243,17 @@ class _Turn:
 
     # --- steps -------------------------------------------------------------------------------------------
 
+    def open(self) -> tuple[ChatSession, ChatMessage, list[Turn]] | None:
+        """The session, the user's stored message and the history before it; None when the turn
+        goes to the outbox (MongoDB unreachable, or this session's earlier writes still queued)."""
+        if self.session_queued:
+            return None
+        try:
+            session, question = self.store_question()
+            return session, question, self.history(session)
+        except StorageDown:
+            return None
+
     def store_question(self) -> tuple[ChatSession, ChatMessage]:
         """Open the session (or start it with the turn's id) and store the user's message; raises
         StorageDown while MongoDB is unreachable."""
@@ -313,12 +312,7 @@ class _Turn:
         return answer, usage, False
 
     def failed(self, session: ChatSession, question: ChatMessage, error: ResponderError) -> ReplyFailed:
-        failed, _ = record_reply(
-            session=session,
-            reply=builders.failed_reply(error.code),
-            parent_message_id=question.message_id,
-            message_id=self.ids.assistant_message_id,
-        )
+        failed, _ = self.store_reply(session, question, builders.failed_reply(error.code))
         logger.warning(
             "chat reply failed",
             extra={"session_id": session.session_id, "message_id": failed.message_id, "code": error.code},

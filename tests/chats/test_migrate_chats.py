@@ -30,10 +30,9 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from accounts.models import User
-from chats import selectors, store
+from chats import builders, selectors, store
 from chats.importers import runs
 from chats.importers.mysql_connection import MySQLSource
-from chats.importers.verify import ConversationDigest
 from chats.models import ChatMessage, ChatSession, DailyChatStats
 from tests.factories import make_user
 from tests.support.processes import Background, child_env, poll
@@ -858,6 +857,57 @@ def test_whatsapp_users_are_matched_by_phone_or_created_and_their_messages_form_
     assert too_big["row"]["content"] == {"omitted_chars": 17 * 1024 * 1024}
 
 
+def import_one_whatsapp_message(tmp_path: Path, *, user: User, content: str) -> ChatSession:
+    path = tmp_path / "chatbot.db"
+    database = whatsapp_database(path)
+    database.execute(
+        "INSERT INTO user (id, phone_number, name, is_active) VALUES (1, ?, 'Alice', 1)", (user.phone_number,)
+    )
+    database.execute(
+        "INSERT INTO message (user_id, role, content, created_at) VALUES (1, 'user', ?, ?)",
+        (content, "2024-02-01 10:00:00.000000"),
+    )
+    database.commit()
+    database.close()
+    assert migrate_chats("--source", "sqlite", "--path", str(path)).code == 0
+    (session,) = sessions_of(user)
+    return session
+
+
+def test_an_imported_message_has_the_fields_and_content_hash_of_a_live_one(tmp_path: Path) -> None:
+    from chats import services
+
+    alice = make_user(phone_number="+4915112345678")
+    imported_session = import_one_whatsapp_message(tmp_path, user=alice, content="Fieber seit gestern")
+    live = services.append_message(
+        session=services.start_session(user_id=alice.pk), role="user", content="Fieber seit gestern"
+    )
+
+    imported = store.collection(ChatMessage).find_one({"session_id": imported_session.pk})
+    stored_live = store.collection(ChatMessage).find_one({"_id": live.pk})
+    assert imported is not None
+    assert stored_live is not None
+    assert list(imported) == list(stored_live)
+    assert imported["content_hash"] == stored_live["content_hash"]
+    assert imported["content_hash"] == builders.content_hash("Fieber seit gestern")
+    assert imported["search_terms"] == stored_live["search_terms"]
+
+
+def test_an_imported_session_has_the_fields_of_a_live_one(tmp_path: Path) -> None:
+    from chats import services
+
+    alice = make_user(phone_number="+4915112345678")
+    imported_session = import_one_whatsapp_message(tmp_path, user=alice, content="Fieber seit gestern")
+    live = services.start_session(user_id=alice.pk, title="Fieber seit gestern")
+
+    imported = store.collection(ChatSession).find_one({"_id": imported_session.pk})
+    stored_live = store.collection(ChatSession).find_one({"_id": live.pk})
+    assert imported is not None
+    assert stored_live is not None
+    assert list(imported) == list(stored_live)
+    assert imported["search_terms"] == stored_live["search_terms"]
+
+
 def test_a_dry_run_of_whatsapp_creates_no_accounts(tmp_path: Path) -> None:
     path = tmp_path / "chatbot.db"
     database = whatsapp_database(path)
@@ -1028,7 +1078,7 @@ def stored_conversations(user_ids: list[int]) -> dict[int, list[list[tuple[str, 
             assert [m.order for m in messages] == list(range(1, len(messages) + 1))
             assert session.message_count == len(messages)
             for message in messages:
-                assert message.content_hash == ConversationDigest.content_hash(message.content)
+                assert message.content_hash == builders.content_hash(message.content)
             stored[user_id].append([(m.role, m.content, m.created_at) for m in messages])
     return stored
 
