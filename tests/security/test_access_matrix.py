@@ -94,6 +94,7 @@ ACCESS: dict[str, str] = {
     "api/chat/sessions/<str:session_id>/export": OWNER_OBJECT,
     "api/chat/sessions/<str:session_id>/token-usage": OWNER_OBJECT,
     "api/chat/messages/<str:message_id>/vote": OWNER_OBJECT,
+    "api/chat/erasures/<int:erasure_id>": OWNER_OBJECT,
     "c/<str:session_id>": OWNER_OBJECT,
     "api/ehr/patients/<int:patient_id>/": OWNER_OBJECT,
     **{f"api/ehr/me/{kind}/": OWNER_COLLECTION for kind in RECORD_MODELS},
