@@ -361,24 +361,37 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> Any:
         """A conversation is opened only with ``chats.read_conversation``; a refusal is audited too."""
-        if object_id is not None and not request.user.has_perm(READ_CONVERSATION):
-            session = self.get_object(request, object_id)
-            if session is not None:
-                audit.record_accesses(
-                    actor=request.user,
-                    accesses=[
-                        audit.Access(
-                            AuditEvent.Action.READ,
-                            session._meta.label_lower,
-                            session.session_id,
-                            int(session.user_id),
-                            outcome=AuditEvent.Outcome.DENIED,
-                        )
-                    ],
-                    request=request,
-                )
-            raise PermissionDenied
+        if object_id is not None:
+            self._require_read_conversation(request, object_id)
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        """The history page is headed by the session's title (the patient's first message): it is a
+        conversation read like the session page, so it needs the same permission (and is audited)."""
+        self._require_read_conversation(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def _require_read_conversation(self, request: HttpRequest, object_id: str) -> None:
+        if request.user.has_perm(READ_CONVERSATION):
+            return
+        session = self.get_object(request, object_id)
+        if session is not None:
+            audit.record_accesses(
+                actor=request.user,
+                accesses=[
+                    audit.Access(
+                        AuditEvent.Action.READ,
+                        session._meta.label_lower,
+                        session.session_id,
+                        int(session.user_id),
+                        outcome=AuditEvent.Outcome.DENIED,
+                    )
+                ],
+                request=request,
+            )
+        raise PermissionDenied
 
     def render_change_form(
         self,
