@@ -3,6 +3,7 @@
 ``AuditedAdminMixin`` goes first in a ModelAdmin's bases. It records a ``read`` for every row of a
 rendered changelist (or, with ``audit_list_per_owner``, one per owner naming the rows shown), one
 for a rendered change form (``audit_page_view`` says what it showed), and
+one for a rendered history page (it names the object), and
 ``create``/``change``/``delete`` where the admin writes its own LogEntry (after a successful save or
 delete). Actions that change data through services record their own events with
 ``record_admin_accesses``.
@@ -135,6 +136,20 @@ class AuditedAdminMixin(_AdminBase):
         if request.method == "GET" and object_id is not None and original is not None:
             services.record_accesses(
                 actor=request.user, accesses=[self.audit_page_view(original, context)], request=request
+            )
+        return response
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        """The history page names the object (``str(obj)``): one ``read`` event when it is shown."""
+        response = super().history_view(request, object_id, extra_context)
+        shown = rendered_context(response).get("object")
+        if shown is not None:
+            services.record_accesses(
+                actor=request.user,
+                accesses=[self.audit_access(shown, AuditEvent.Action.READ, detail="change history")],
+                request=request,
             )
         return response
 

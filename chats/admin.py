@@ -36,6 +36,7 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts import selectors as people
 from accounts.admin_people import person_filter
+from accounts.permissions import MANAGE_LEGAL_HOLD, has_staff_permission
 from audit import services as audit
 from audit.admin_access import AuditedAdminMixin
 from audit.models import AuditEvent
@@ -360,24 +361,37 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> Any:
         """A conversation is opened only with ``chats.read_conversation``; a refusal is audited too."""
-        if object_id is not None and not request.user.has_perm(READ_CONVERSATION):
-            session = self.get_object(request, object_id)
-            if session is not None:
-                audit.record_accesses(
-                    actor=request.user,
-                    accesses=[
-                        audit.Access(
-                            AuditEvent.Action.READ,
-                            session._meta.label_lower,
-                            session.session_id,
-                            int(session.user_id),
-                            outcome=AuditEvent.Outcome.DENIED,
-                        )
-                    ],
-                    request=request,
-                )
-            raise PermissionDenied
+        if object_id is not None:
+            self._require_read_conversation(request, object_id)
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        """The history page is headed by the session's title (the patient's first message): it is a
+        conversation read like the session page, so it needs the same permission (and is audited)."""
+        self._require_read_conversation(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def _require_read_conversation(self, request: HttpRequest, object_id: str) -> None:
+        if request.user.has_perm(READ_CONVERSATION):
+            return
+        session = self.get_object(request, object_id)
+        if session is not None:
+            audit.record_accesses(
+                actor=request.user,
+                accesses=[
+                    audit.Access(
+                        AuditEvent.Action.READ,
+                        session._meta.label_lower,
+                        session.session_id,
+                        int(session.user_id),
+                        outcome=AuditEvent.Outcome.DENIED,
+                    )
+                ],
+                request=request,
+            )
+        raise PermissionDenied
 
     def render_change_form(
         self,
@@ -464,12 +478,17 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
         label: str,
         change: Any,
         action: str = AuditEvent.Action.CHANGE,
+        detail: str = "",
     ) -> None:
         changed = []
         for session in queryset[:1000]:
             change(session)
             changed.append(session)
-        self.record_admin_accesses(request, changed, action)
+        audit.record_accesses(
+            actor=request.user,
+            accesses=[self.audit_access(session, action, detail=detail) for session in changed],
+            request=request,
+        )
         self.message_user(request, f"{label}: {len(changed)} session(s).", messages.SUCCESS)
 
     @admin.action(description="Archive selected sessions", permissions=["change"])
@@ -490,16 +509,29 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
     def restore(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(request, queryset, "Restored", lambda s: services.restore_session(session=s))
 
-    @admin.action(description="Set legal hold (exempt from retention)", permissions=["change"])
+    def has_manage_legal_hold_permission(self, request: HttpRequest) -> bool:
+        """The API's own check (``accounts.manage_legal_hold``); ``change_chatsession`` is not enough.
+        Without it the hold actions are not offered, and a forged POST is refused as an unknown action."""
+        return has_staff_permission(request.user, MANAGE_LEGAL_HOLD)
+
+    @admin.action(description="Set legal hold (exempt from retention)", permissions=["manage_legal_hold"])
     def set_legal_hold(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(
-            request, queryset, "Legal hold set", lambda s: services.set_legal_hold(session=s, hold=True)
+            request,
+            queryset,
+            "Legal hold set",
+            lambda s: services.set_legal_hold(session=s, hold=True),
+            detail="legal hold placed",
         )
 
-    @admin.action(description="Clear legal hold", permissions=["change"])
+    @admin.action(description="Clear legal hold", permissions=["manage_legal_hold"])
     def clear_legal_hold(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         self._apply(
-            request, queryset, "Legal hold cleared", lambda s: services.set_legal_hold(session=s, hold=False)
+            request,
+            queryset,
+            "Legal hold cleared",
+            lambda s: services.set_legal_hold(session=s, hold=False),
+            detail="legal hold lifted",
         )
 
 

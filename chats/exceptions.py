@@ -23,6 +23,13 @@ class MessageNotFound(ChatError):
         super().__init__(message)
 
 
+class ErasureNotFound(ChatError):
+    status_code = 404
+
+    def __init__(self, message: str = "Erasure not found.") -> None:
+        super().__init__(message)
+
+
 class SessionAlreadyExists(ChatError):
     status_code = 409
 

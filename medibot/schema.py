@@ -18,6 +18,7 @@ RESOURCE_TAGS: list[tuple[str, str]] = [
     ("/api/chat/sessions", "Chat sessions"),
     ("/api/conversation", "Chat sessions"),
     ("/api/chat-history", "Chat history"),
+    ("/api/chat/erasures", "Chat history"),
     ("/api/chat/search", "Chat search"),
     ("/api/chat/export", "Chat export"),
     ("/api/chat/token-usage", "Chat usage and statistics"),

@@ -198,6 +198,37 @@ class DeletedOutput(serializers.Serializer):
         child=serializers.CharField(), help_text="sessions under legal hold: hidden from you, not destroyed"
     )
     detail = serializers.CharField(help_text="what happened, in words")
+    status_url = serializers.URLField(help_text="GET it to follow this erasure (its owner only)")
+
+
+KEPT_ON_LEGAL_HOLD = "under a legal hold: hidden from you, not destroyed, erased once the hold is lifted"
+
+
+class ErasureOutput(serializers.Serializer):
+    """A recorded erasure as its owner sees it: scope, when asked, when done, what a legal hold kept."""
+
+    erasure_id = serializers.IntegerField(source="pk")
+    scope = serializers.ChoiceField(
+        choices=["all", "session"], help_text="all: clear-all; session: one session's permanent delete"
+    )
+    session_id = serializers.CharField(help_text="the erased session; empty for clear-all")
+    requested_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(
+        allow_null=True, help_text="null while the chat store is unreachable: it completes automatically"
+    )
+    completed = serializers.BooleanField()
+    kept = serializers.ListField(
+        child=serializers.CharField(),
+        source="kept_session_ids",
+        help_text="sessions the erasure did not destroy",
+    )
+    kept_reason = serializers.SerializerMethodField(
+        help_text="why the kept sessions were kept; empty if none"
+    )
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_kept_reason(self, erasure: Any) -> str:
+        return KEPT_ON_LEGAL_HOLD if erasure.kept_session_ids else ""
 
 
 class SessionStatisticsOutput(serializers.Serializer):

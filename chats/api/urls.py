@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/chat", views.SendMessageApi.as_view(), name="chat"),
     path("api/chat-history", views.ChatHistoryApi.as_view(), name="chat-history"),
     path("api/chat-history/clear-all", views.ClearAllApi.as_view(), name="chat-history-clear-all"),
+    path("api/chat/erasures/<int:erasure_id>", views.ErasureStatusApi.as_view(), name="erasure-status"),
     path("api/conversations", views.SessionListApi.as_view(), name="conversations"),
     path(
         "api/conversation/<str:session_id>/messages",

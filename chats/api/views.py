@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.http import FileResponse, StreamingHttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -157,7 +158,7 @@ LEGAL_HOLD_DETAIL = (
 PENDING_DETAIL = "Your erasure is recorded and will complete automatically as soon as chat storage is back."
 
 
-def _erasure_response(result: services.ErasureResult) -> Response:
+def _erasure_response(request: Request, result: services.ErasureResult) -> Response:
     """200 with what was erased (and what a legal hold kept); 202 while the store is unreachable."""
     if not result.completed:
         detail = PENDING_DETAIL
@@ -171,6 +172,7 @@ def _erasure_response(result: services.ErasureResult) -> Response:
         "completed": result.completed,
         "kept": result.kept_session_ids,
         "detail": detail,
+        "status_url": request.build_absolute_uri(reverse("erasure-status", args=[result.erasure_id])),
     }
     code = status.HTTP_200_OK if result.completed else status.HTTP_202_ACCEPTED
     return Response(io.DeletedOutput(body).data, status=code)
@@ -183,7 +185,22 @@ class ClearAllApi(APIView):
     @extend_schema(responses={200: io.DeletedOutput, 202: io.DeletedOutput})
     def delete(self, request: Request) -> Response:
         result = services.request_erasure(user_id=_uid(request), requested_by_id=_uid(request))
-        return _erasure_response(result)
+        return _erasure_response(request, result)
+
+
+class ErasureStatusApi(APIView):
+    """GET one of the caller's erasures: pending or completed, and what a legal hold kept (404 for
+    anyone else's)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("erasure_id", int, OpenApiParameter.PATH, description="from the erasure")
+        ],
+        responses=io.ErasureOutput,
+    )
+    def get(self, request: Request, erasure_id: int) -> Response:
+        erasure = selectors.get_erasure(user_id=_uid(request), erasure_id=erasure_id)
+        return Response(io.ErasureOutput(erasure).data)
 
 
 class SessionListApi(APIView):
@@ -250,7 +267,7 @@ class SessionPermanentDeleteApi(APIView):
         result = services.request_erasure(
             user_id=_uid(request), session_id=session.session_id, requested_by_id=_uid(request)
         )
-        return _erasure_response(result)
+        return _erasure_response(request, result)
 
 
 class SessionMessagesApi(APIView):

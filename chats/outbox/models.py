@@ -71,3 +71,12 @@ class Erasure(models.Model):
     def __str__(self) -> str:
         scope = f"session {self.session_id}" if self.session_id else "all chats"
         return f"erasure of {scope} of user {self.user_id}"
+
+    @property
+    def scope(self) -> str:
+        """``session`` (a permanent delete) or ``all`` (clear-all)."""
+        return "session" if self.session_id else "all"
+
+    @property
+    def completed(self) -> bool:
+        return self.completed_at is not None

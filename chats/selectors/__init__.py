@@ -6,6 +6,7 @@ session's length; lists are keyset-paginated with a hard maximum page size. The 
 are re-exported so callers keep writing ``selectors.get_session(...)``.
 """
 
+from chats.selectors.erasures import get_erasure
 from chats.selectors.messages import (
     MessagePage,
     get_message,
@@ -47,6 +48,7 @@ __all__ = [
     "SessionPage",
     "chat_counts_by_user",
     "day_bounds",
+    "get_erasure",
     "get_message",
     "get_session",
     "global_statistics",

@@ -1,9 +1,10 @@
 """The world of the security tests: Alice's chats and EHR, and the people who must not touch them.
 
-Alice (a patient) owns a conversation with a voted, token-counted reply and a full EHR with one
-entry of each kind. Bob is another patient with his own chats and record, Dr Who a clinician
-assigned to nobody, Dr House Alice's clinician, Sam a staff member. Every distinctive value of
-Alice's is in ``World.alice_markers``, so a response can be searched for leaks.
+Alice (a patient) owns a conversation with a voted, token-counted reply, a full EHR with one
+entry of each kind and a completed erasure of an earlier session. Bob is another patient with his
+own chats and record, Dr Who a clinician assigned to nobody, Dr House Alice's clinician, Sam a
+staff member. Every distinctive value of Alice's is in ``World.alice_markers``, so a response can be
+searched for leaks.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import pytest
 from bson import Int64
 from django.core.cache import cache
 from django.forms.models import model_to_dict
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, User
 from chats import services, store
 from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
+from chats.outbox.models import Erasure
 from ehr.models import Allergy, Condition, Encounter, Medication, Observation, PatientProfile, PatientRecord
 from tests.chats.factories import exchange as stored_exchange
 from tests.ehr.factories import (
@@ -41,6 +44,7 @@ ALICE_ANSWER = "Quetiapine levels may rise with grapefruit; ask Dr Alicebrand."
 BOB_QUESTION = f"Is {SHARED_WORD} bobsleigh safe after knee surgery?"
 ALICE_TITLE = "alice quetiapine private"
 ALICE_MRN = "MRN-ALICE-0042"
+ALICE_ERASED_SESSION = "alice-erased-session-0007"
 CHAT_MODELS: tuple[type[Any], ...] = (ChatSession, ChatMessage, MessageVote, TokenUsage)
 RECORD_MODELS: dict[str, type[PatientRecord]] = {
     "allergies": Allergy,
@@ -65,6 +69,7 @@ class World:
     profile: PatientProfile
     bob_profile: PatientProfile
     records: dict[str, PatientRecord]
+    erasure: Erasure
     alice_markers: list[str] = field(default_factory=list)
 
     def path_values(self) -> dict[str, object]:
@@ -74,6 +79,7 @@ class World:
             "message_id": self.answer.message_id,
             "patient_id": self.profile.pk,
             "user_id": self.alice.pk,
+            "erasure_id": self.erasure.pk,
         }
 
 
@@ -121,6 +127,12 @@ def build_world() -> World:
         profile=profile,
         bob_profile=make_profile(user=bob),
         records=records,
+        erasure=Erasure.objects.create(
+            user_id=alice.pk,
+            session_id=ALICE_ERASED_SESSION,
+            requested_by_id=alice.pk,
+            completed_at=timezone.now(),
+        ),
         alice_markers=[
             session.session_id,
             question.message_id,
@@ -134,6 +146,7 @@ def build_world() -> World:
             "Alice hidden condition",
             "Alice secret note",
             ALICE_MRN,
+            ALICE_ERASED_SESSION,
         ],
     )
 
@@ -154,9 +167,7 @@ def world(db: None) -> World:
 def chat_documents(user_id: int) -> dict[str, list[dict[str, Any]]]:
     """Every chat document of the user, as MongoDB stores it."""
     return {
-        model._meta.db_table: list(
-            store.collection(model).find({"user_id": Int64(user_id)}).sort("_id", 1)
-        )
+        model._meta.db_table: list(store.collection(model).find({"user_id": Int64(user_id)}).sort("_id", 1))
         for model in CHAT_MODELS
     }
 

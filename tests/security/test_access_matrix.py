@@ -94,6 +94,8 @@ ACCESS: dict[str, str] = {
     "api/chat/sessions/<str:session_id>/export": OWNER_OBJECT,
     "api/chat/sessions/<str:session_id>/token-usage": OWNER_OBJECT,
     "api/chat/messages/<str:message_id>/vote": OWNER_OBJECT,
+    "api/chat/erasures/<int:erasure_id>": OWNER_OBJECT,
+    "c/<str:session_id>": OWNER_OBJECT,
     "api/ehr/patients/<int:patient_id>/": OWNER_OBJECT,
     **{f"api/ehr/me/{kind}/": OWNER_COLLECTION for kind in RECORD_MODELS},
     **{f"api/ehr/patients/<int:patient_id>/{kind}/": OWNER_OBJECT for kind in RECORD_MODELS},
@@ -199,6 +201,15 @@ def object_values(world: World, route: Route) -> dict[str, object]:
     return values
 
 
+def signed_in(user: User, route: Route) -> Any:
+    """An API client authenticated as ``user``, or a browser with their session for a web page."""
+    if route.is_api:
+        return client_for(user)
+    browser = Client()
+    browser.force_login(user)
+    return browser
+
+
 def intruders(world: World) -> list[User]:
     """Another patient, and a clinician who is not Alice's."""
     return [world.bob, world.outsider_clinician]
@@ -298,7 +309,7 @@ def test_someone_elses_object_is_404_for_every_method_and_stays_unchanged(world:
         for method in route.methods:
             body = OBJECT_BODIES.get((pattern, method))
             response = request(
-                client_for(intruder),
+                signed_in(intruder, route),
                 method,
                 route.url(values),
                 filled(body, values) if body is not None else None,
@@ -314,7 +325,7 @@ def test_someone_elses_object_is_404_for_every_method_and_stays_unchanged(world:
     assert all(status == 404 and not leaks for _, _, status, leaks in answers), answers
     assert stored_state(world) == before
     if "get" in route.methods:
-        assert client_for(world.alice).get(route.url(values)).status_code == 200, (
+        assert signed_in(world.alice, route).get(route.url(values)).status_code == 200, (
             "the case must name Alice's object"
         )
 
@@ -330,11 +341,7 @@ def test_collections_show_and_change_only_the_callers_own(world: World, pattern:
         if method == "head":
             continue
         query, body, expected = COLLECTION_CASES[(pattern, method)]
-        if route.is_api:
-            client: Any = client_for(world.bob)
-        else:
-            client = Client()
-            client.force_login(world.bob)
+        client = signed_in(world.bob, route)
         sent = filled(body, world.path_values()) if body is not None else None
         response = request(client, method, route.url() + query, sent)
         assert response.status_code < 300, (method, pattern, response.status_code, body_of(response)[:300])
