@@ -145,6 +145,10 @@ class SessionListInput(serializers.Serializer):
 class SessionPageOutput(serializers.Serializer):
     results = SessionOutput(many=True)
     next_cursor = serializers.CharField(allow_null=True)
+    degraded = serializers.BooleanField(
+        required=False, help_text="true: MongoDB is unreachable; recent messages from the cache"
+    )
+    as_of = serializers.DateTimeField(required=False, help_text="with degraded: the newest activity seen")
 
 
 class MessagePageInput(serializers.Serializer):
@@ -164,6 +168,10 @@ class MessagePageOutput(serializers.Serializer):
     has_newer = serializers.BooleanField()
     older_cursor = serializers.IntegerField(allow_null=True)
     newer_cursor = serializers.IntegerField(allow_null=True)
+    degraded = serializers.BooleanField(
+        required=False, help_text="true: MongoDB is unreachable; recent messages from the cache"
+    )
+    as_of = serializers.DateTimeField(required=False, help_text="with degraded: the newest activity seen")
 
 
 class FullSessionOutput(serializers.Serializer):
@@ -171,6 +179,10 @@ class FullSessionOutput(serializers.Serializer):
     messages = MessageOutput(many=True)
     has_older = serializers.BooleanField()
     older_cursor = serializers.IntegerField(allow_null=True)
+    degraded = serializers.BooleanField(
+        required=False, help_text="true: MongoDB is unreachable; recent messages from the cache"
+    )
+    as_of = serializers.DateTimeField(required=False, help_text="with degraded: the newest activity seen")
 
 
 class ChatHistoryInput(serializers.Serializer):

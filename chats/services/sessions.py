@@ -12,7 +12,7 @@ from django.conf import settings
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
-from chats import builders, search, store
+from chats import builders, recent_history, search, store
 from chats.exceptions import InvalidChatInput, SessionAlreadyExists, SessionNotFound
 from chats.models import (
     Channel,
@@ -116,6 +116,7 @@ def soft_delete_session(*, session: ChatSession) -> ChatSession:
         store.owned(session), {"$set": {"deleted_at": moment, "updated_at": moment}}
     )
     session.deleted_at = session.updated_at = moment
+    recent_history.purge_session_cache(user_id=session.user_id, session_id=session.session_id)
     return session
 
 
@@ -165,6 +166,7 @@ def delete_session_permanently(*, session: ChatSession) -> DeletedCounts:
         )
 
     counts = store.run_transaction(delete)
+    recent_history.purge_session_cache(user_id=session.user_id, session_id=session.session_id)
     logger.info(
         "chat session deleted permanently",
         extra={"session_id": session.session_id, "user_id": session.user_id, "messages": counts.messages},
@@ -181,5 +183,6 @@ def clear_user_chats(*, user_id: int) -> DeletedCounts:
         messages=store.collection(ChatMessage).delete_many(owned).deleted_count,
         sessions=store.collection(ChatSession).delete_many(owned).deleted_count,
     )
+    recent_history.purge_user_cache(user_id=user_id)
     logger.info("chat history cleared", extra={"user_id": user_id, "sessions": counts.sessions})
     return counts
