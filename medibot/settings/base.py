@@ -232,6 +232,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=14 * 60)
 
+# The recent-history cache of chat sessions holds message text (PHI): its own Redis if wanted.
+CHAT_RECENT_CACHE_URL = env.str("CHAT_RECENT_CACHE_URL", default="") or REDIS_URL
 # Shared cache (throttles, health probes): Redis when configured, else per-process memory.
 CACHES = {
     "default": (
@@ -244,11 +246,11 @@ CACHES = {
     "recent_history": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CHAT_RECENT_CACHE_URL,
             "KEY_PREFIX": "medibot",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
-        if REDIS_URL
+        if CHAT_RECENT_CACHE_URL
         else {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "recent-history"),

@@ -54,16 +54,17 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/15" if REAL_SER
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or (REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or (REDIS_URL or "cache+memory://")
 CELERY_TASK_ALWAYS_EAGER = False
-# The recent-history cache on the test Redis (give it a db of its own through REDIS_URL), else in
-# process memory.
+# The recent-history cache on the test Redis (give it a db of its own through REDIS_URL or
+# CHAT_RECENT_CACHE_URL), else in process memory.
+CHAT_RECENT_CACHE_URL = env.str("CHAT_RECENT_CACHE_URL", default="") or REDIS_URL
 CACHES["recent_history"] = (  # noqa: F405
     {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CHAT_RECENT_CACHE_URL,
         "KEY_PREFIX": "medibot",
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
-    if REDIS_URL
+    if CHAT_RECENT_CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "recent-history"}
 )
 

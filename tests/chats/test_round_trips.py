@@ -25,7 +25,7 @@ def _token_client(user: User) -> APIClient:
     return client
 
 
-def test_a_chat_turn_in_an_existing_session_costs_at_most_12_store_round_trips_and_one_cache_pipeline(patient: User) -> None:
+def test_a_chat_turn_costs_at_most_12_store_round_trips_and_one_cache_pipeline(patient: User) -> None:
     session = session_with_messages(user_id=patient.pk, messages=4)
     client = _token_client(patient)
     client.post("/api/chat/send", {"session_id": session.session_id, "message": "warm-up"}, format="json")

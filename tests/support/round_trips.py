@@ -15,7 +15,6 @@ from django.test.utils import CaptureQueriesContext
 from redis.client import Pipeline, Redis
 
 from chats import recent_history
-
 from medibot.mongodb import shard_guard
 
 TRANSACTION_BOOKKEEPING = frozenset({"endSessions"})
