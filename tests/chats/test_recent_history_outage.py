@@ -170,11 +170,11 @@ def test_frozen_then_killed_recent_history_is_served_degraded_and_the_bot_keeps_
 
 def test_after_recovery_and_delivery_the_degraded_answers_equal_the_stored_ones(site: Site) -> None:
     _, current = _conversation(site)
-    site.mongo.signal(signal.SIGKILL)
+    site.mongo.signal(signal.SIGSTOP)
     assert site.send("Queued while the store is down", current)[0] == 202
     status, created = site.send("A session started while the store is down")
     assert status == 202, created
-    site.mongo.start()
+    site.mongo.signal(signal.SIGCONT)
     _sync(site)
     status, stored_page = site.page(current)
     assert (status, "degraded" in stored_page) == (200, False), stored_page
