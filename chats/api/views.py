@@ -201,7 +201,9 @@ class SessionListApi(APIView):
 
     def recent(self, request: Request, query: dict[str, Any], exc: PyMongoError) -> Response:
         """MongoDB is down: the first page of live sessions active recently, from the cache."""
-        filtered = any(query.get(name) for name in ("tag", "type", "updated_since", "cursor", "pinned"))
+        filtered = any(
+            query.get(name) is not None for name in ("tag", "type", "updated_since", "cursor", "pinned")
+        )
         if not store.is_outage(exc) or filtered or query["archived"] is not False:
             raise _newest_only(exc)
         try:
