@@ -365,6 +365,12 @@ class RecentSession:
     messages: list[ChatMessage]
     as_of: datetime
 
+    def newest(self, limit: int) -> tuple[list[ChatMessage], int | None]:
+        """The newest ``limit`` messages and the older cursor (None when they start the session)."""
+        items = self.messages[-limit:]
+        first = items[0].order if items else None
+        return items, first if first is not None and first > 1 else None
+
 
 def _pending(user_id: int, session_id: str | None = None) -> list[OutboxEntry]:
     entries = OutboxEntry.objects.filter(user_id=user_id, status=OutboxEntry.Status.PENDING).exclude(
@@ -405,8 +411,7 @@ def _orders(items: list[dict[str, Any]], stored_count: int | None) -> list[int |
             return orders
         return [stored_count + 1 + index for index in range(len(items))]
     first = known[0]
-    first_order = orders[first]
-    assert first_order is not None
+    first_order = items[first]["order"]
     for index in range(first):
         orders[index] = first_order - (first - index)
     for index in range(first + 1, len(orders)):

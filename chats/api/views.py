@@ -272,14 +272,13 @@ class SessionMessagesApi(APIView):
             if query.get("before") is not None or query.get("after") is not None:
                 raise _newest_only(exc) from exc
             recent = _recent(request, session_id, exc)
-            messages = recent.messages[-query["limit"] :]
-            older = bool(messages) and (messages[0].order or 1) > 1
+            messages, older = recent.newest(query["limit"])
             return Response(
                 {
                     "results": _message_list(messages, recent.session, user_id=_uid(request)),
-                    "has_older": older,
+                    "has_older": older is not None,
                     "has_newer": False,
-                    "older_cursor": messages[0].order if older else None,
+                    "older_cursor": older,
                     "newer_cursor": None,
                     "degraded": True,
                     "as_of": recent.as_of.isoformat(),
@@ -309,14 +308,13 @@ class SessionFullApi(APIView):
             if query.get("before") is not None:
                 raise _newest_only(exc) from exc
             recent = _recent(request, session_id, exc)
-            messages = recent.messages[-query["limit"] :]
-            older = bool(messages) and (messages[0].order or 1) > 1
+            messages, older = recent.newest(query["limit"])
             return Response(
                 {
                     "session": io.SessionOutput(recent.session).data,
                     "messages": _message_list(messages, recent.session, user_id=_uid(request)),
-                    "has_older": older,
-                    "older_cursor": messages[0].order if older else None,
+                    "has_older": older is not None,
+                    "older_cursor": older,
                     "degraded": True,
                     "as_of": recent.as_of.isoformat(),
                 }
