@@ -224,7 +224,11 @@ def _text(value: bytes | str | None) -> str | None:
 
 
 class _DjangoCacheBackend:
-    """Any other Django cache (the embedded run's file cache, tests' local memory): no network."""
+    """Any other Django cache (the embedded run's file cache, tests' local memory): no network.
+
+    A write reads then writes the session's entries: two turns of one session at the same moment
+    in two processes may keep only one of them (single-host runs; Redis appends atomically).
+    """
 
     def __init__(self, cache: BaseCache) -> None:
         self.cache = cache

@@ -254,6 +254,7 @@ CACHES = {
         else {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "recent-history"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},  # two files per active session, one per user
         }
     ),
 }
