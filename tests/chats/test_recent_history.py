@@ -111,7 +111,8 @@ def test_another_users_session_is_not_served() -> None:
 
 
 @pytest.mark.skipif(
-    not settings.CACHES["recent_history"]["BACKEND"].endswith("RedisCache"), reason="measures Redis memory"
+    not str(settings.CACHES["recent_history"]["BACKEND"]).endswith("RedisCache"),
+    reason="measures Redis memory",
 )
 def test_memory_per_active_session_is_bounded() -> None:
     """50 messages of 1 kB (user) / 2 kB (assistant) text: the Redis bytes of one session."""
