@@ -146,6 +146,10 @@ class SessionListInput(serializers.Serializer):
 class SessionPageOutput(serializers.Serializer):
     results = SessionOutput(many=True)
     next_cursor = serializers.CharField(allow_null=True)
+    degraded = serializers.BooleanField(
+        required=False, help_text="true: MongoDB is unreachable; recent messages from the cache"
+    )
+    as_of = serializers.DateTimeField(required=False, help_text="with degraded: the newest activity seen")
 
 
 class MessagePageInput(serializers.Serializer):
@@ -165,6 +169,10 @@ class MessagePageOutput(serializers.Serializer):
     has_newer = serializers.BooleanField()
     older_cursor = serializers.IntegerField(allow_null=True)
     newer_cursor = serializers.IntegerField(allow_null=True)
+    degraded = serializers.BooleanField(
+        required=False, help_text="true: MongoDB is unreachable; recent messages from the cache"
+    )
+    as_of = serializers.DateTimeField(required=False, help_text="with degraded: the newest activity seen")
 
 
 class FullSessionOutput(serializers.Serializer):
@@ -172,6 +180,10 @@ class FullSessionOutput(serializers.Serializer):
     messages = MessageOutput(many=True)
     has_older = serializers.BooleanField()
     older_cursor = serializers.IntegerField(allow_null=True)
+    degraded = serializers.BooleanField(
+        required=False, help_text="true: MongoDB is unreachable; recent messages from the cache"
+    )
+    as_of = serializers.DateTimeField(required=False, help_text="with degraded: the newest activity seen")
 
 
 class ChatHistoryInput(serializers.Serializer):

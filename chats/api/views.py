@@ -15,6 +15,7 @@ from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from pymongo.errors import PyMongoError
 from rest_framework import serializers, status
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -28,14 +29,19 @@ from accounts.permissions import (
     VIEW_USER_DIRECTORY,
     StaffPermission,
 )
-from chats import exporters, health, selectors, services, staff_access
+from chats import exporters, health, recent_history, selectors, services, staff_access, store
 from chats.api import serializers as io
+from chats.exceptions import StoreUnavailable
 from chats.models import Channel, ChatSession
 from chats.services import turn
 
 QUEUED_DETAIL = (
     "Chat storage is temporarily unavailable: your message was saved in the outbox and will appear "
     "in the conversation shortly."
+)
+DEGRADED_DETAIL = (
+    "Chat storage is temporarily unavailable: only the recent messages of a conversation can be shown "
+    "until it is back."
 )
 SESSION_ID = OpenApiParameter("session_id", str, OpenApiParameter.PATH, description="public session id")
 
@@ -58,6 +64,26 @@ def _session(request: Request, session_id: str) -> ChatSession:
 def _message_list(messages: list[Any], session: ChatSession, *, user_id: int) -> list[dict[str, Any]]:
     votes = {message.pk: message.vote for message in messages if message.vote}  # the owner's, stored
     return list(io.MessageOutput(messages, many=True, context={"session": session, "votes": votes}).data)
+
+
+def _recent(request: Request, session_id: str, exc: PyMongoError) -> recent_history.RecentSession:
+    """MongoDB did not answer: the session's newest messages from the recent-history cache, or the
+    original 503 when the cache cannot answer either (down too, or it does not know the session)."""
+    if not store.is_outage(exc):
+        raise exc
+    try:
+        recent = recent_history.recent_session(user_id=_uid(request), session_id=session_id)
+    except recent_history.CacheUnavailable:
+        raise exc from None
+    if recent is None:
+        raise exc
+    return recent
+
+
+def _newest_only(exc: PyMongoError) -> StoreUnavailable:
+    if not store.is_outage(exc):
+        raise exc
+    return StoreUnavailable(DEGRADED_DETAIL)
 
 
 class EventStreamRenderer(BaseRenderer):
@@ -209,17 +235,34 @@ class SessionListApi(APIView):
     @extend_schema(parameters=[io.SessionListInput], responses=io.SessionPageOutput)
     def get(self, request: Request) -> Response:
         query = _input(io.SessionListInput, request.query_params)
-        page = selectors.list_sessions(
-            user_id=_uid(request),
-            archived=query["archived"],
-            pinned=query["pinned"],
-            tag=query.get("tag"),
-            session_type=query.get("type"),
-            updated_since=query.get("updated_since"),
-            cursor=query.get("cursor"),
-            limit=query["page_size"],
-        )
+        try:
+            page = selectors.list_sessions(
+                user_id=_uid(request),
+                archived=query["archived"],
+                pinned=query["pinned"],
+                tag=query.get("tag"),
+                session_type=query.get("type"),
+                updated_since=query.get("updated_since"),
+                cursor=query.get("cursor"),
+                limit=query["page_size"],
+            )
+        except PyMongoError as exc:
+            return self.recent(request, query, exc)
         return Response(io.SessionPageOutput({"results": page.items, "next_cursor": page.next_cursor}).data)
+
+    def recent(self, request: Request, query: dict[str, Any], exc: PyMongoError) -> Response:
+        """MongoDB is down: the first page of live sessions active recently, from the cache."""
+        filtered = any(
+            query.get(name) is not None for name in ("tag", "type", "updated_since", "cursor", "pinned")
+        )
+        if not store.is_outage(exc) or filtered or query["archived"] is not False:
+            raise _newest_only(exc)
+        try:
+            sessions, as_of = recent_history.recent_sessions(user_id=_uid(request), limit=query["page_size"])
+        except recent_history.CacheUnavailable:
+            raise exc from None
+        body = io.SessionPageOutput({"results": sessions, "next_cursor": None}).data
+        return Response({**body, "degraded": True, "as_of": as_of.isoformat()})
 
     @extend_schema(request=io.SessionCreateInput, responses={201: io.SessionOutput})
     def post(self, request: Request) -> Response:
@@ -275,11 +318,28 @@ class SessionMessagesApi(APIView):
 
     @extend_schema(parameters=[SESSION_ID, io.MessagePageInput], responses=io.MessagePageOutput)
     def get(self, request: Request, session_id: str) -> Response:
-        session = _session(request, session_id)
         query = _input(io.MessagePageInput, request.query_params)
-        page = selectors.message_page(
-            session=session, limit=query["limit"], before=query.get("before"), after=query.get("after")
-        )
+        try:
+            session = _session(request, session_id)
+            page = selectors.message_page(
+                session=session, limit=query["limit"], before=query.get("before"), after=query.get("after")
+            )
+        except PyMongoError as exc:
+            if query.get("before") is not None or query.get("after") is not None:
+                raise _newest_only(exc) from exc
+            recent = _recent(request, session_id, exc)
+            messages, older = recent.newest(query["limit"])
+            return Response(
+                {
+                    "results": _message_list(messages, recent.session, user_id=_uid(request)),
+                    "has_older": older is not None,
+                    "has_newer": False,
+                    "older_cursor": older,
+                    "newer_cursor": None,
+                    "degraded": True,
+                    "as_of": recent.as_of.isoformat(),
+                }
+            )
         return Response(
             {
                 "results": _message_list(page.items, session, user_id=_uid(request)),
@@ -296,9 +356,25 @@ class SessionFullApi(APIView):
 
     @extend_schema(parameters=[SESSION_ID, io.MessagePageInput], responses=io.FullSessionOutput)
     def get(self, request: Request, session_id: str) -> Response:
-        session = _session(request, session_id)
         query = _input(io.MessagePageInput, request.query_params)
-        page = selectors.message_page(session=session, limit=query["limit"], before=query.get("before"))
+        try:
+            session = _session(request, session_id)
+            page = selectors.message_page(session=session, limit=query["limit"], before=query.get("before"))
+        except PyMongoError as exc:
+            if query.get("before") is not None:
+                raise _newest_only(exc) from exc
+            recent = _recent(request, session_id, exc)
+            messages, older = recent.newest(query["limit"])
+            return Response(
+                {
+                    "session": io.SessionOutput(recent.session).data,
+                    "messages": _message_list(messages, recent.session, user_id=_uid(request)),
+                    "has_older": older is not None,
+                    "older_cursor": older,
+                    "degraded": True,
+                    "as_of": recent.as_of.isoformat(),
+                }
+            )
         return Response(
             {
                 "session": io.SessionOutput(session).data,

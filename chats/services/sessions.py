@@ -12,7 +12,7 @@ from django.conf import settings
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
-from chats import builders, search, store
+from chats import builders, recent_history, search, store
 from chats.exceptions import InvalidChatInput, SessionAlreadyExists, SessionNotFound
 from chats.models import (
     Channel,
@@ -116,6 +116,7 @@ def soft_delete_session(*, session: ChatSession) -> ChatSession:
         store.owned(session), {"$set": {"deleted_at": moment, "updated_at": moment}}
     )
     session.deleted_at = session.updated_at = moment
+    recent_history.purge_session_cache(user_id=session.user_id, session_id=session.session_id)
     return session
 
 
@@ -202,6 +203,7 @@ def delete_session_permanently(*, session: ChatSession) -> ErasedChats:
     A held session is soft-deleted instead (hidden from its owner, kept for the hold) and named
     in ``kept_session_ids``. Idempotent: deleting a session that is gone deletes nothing.
     """
+    recent_history.purge_session_cache(user_id=session.user_id, session_id=session.session_id)
     if session.legal_hold:
         if session.deleted_at is None:
             soft_delete_session(session=session)
@@ -236,6 +238,7 @@ def clear_user_chats(*, user_id: int) -> ErasedChats:
         token_usage=store.collection(TokenUsage).delete_many(orphans).deleted_count,
         messages=store.collection(ChatMessage).delete_many(orphans).deleted_count,
     )
+    recent_history.purge_user_cache(user_id=user_id)
     logger.info(
         "chat history cleared", extra={"user_id": user_id, "sessions": counts.sessions, "kept": len(kept)}
     )

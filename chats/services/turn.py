@@ -9,7 +9,9 @@ JSON and streamed HTTP, the web page and WhatsApp (``channel``) all go through `
 3. asks the responder with the conversation's recent history and the patient's EHR summary;
 4. stores the reply and its token usage in one transaction (a failed reply as a failed message);
 5. while MongoDB is unreachable — or the session still has queued writes — queues the whole turn
-   in the outbox (MySQL) instead, and after a turn that reached MongoDB wakes the outbox up.
+   in the outbox (MySQL) instead, with the history from the recent-history cache, and after a
+   turn that reached MongoDB wakes the outbox up;
+6. keeps the turn's messages in the recent-history cache (``chats.recent_history``), one round trip.
 
 A Celery task calls it with ids only::
 
@@ -26,7 +28,7 @@ from datetime import datetime
 from django.db import transaction
 from pymongo.errors import PyMongoError
 
-from chats import builders, selectors, store
+from chats import builders, recent_history, selectors, store
 from chats.exceptions import ReplyFailed, SessionNotFound
 from chats.models import Channel, ChatMessage, ChatSession, Role, TokenUsage
 from chats.outbox import services as outbox
@@ -168,7 +170,9 @@ class _Turn:
             if not store.is_outage(exc):
                 raise
             answer = self.queue_reply(session, question, reply)
+            recent_history.remember_turn(session=session, stored=[question], queued=[answer])
             return TurnResult(session, question, answer, usage=None, queued=True)
+        recent_history.remember_turn(session=session, stored=[question, answer])
         self.wake_outbox()
         metrics.record_chat_turn("stored")
         return TurnResult(session=session, user_message=question, assistant_message=answer, usage=usage)
@@ -205,8 +209,9 @@ class _Turn:
                 raise ResponderError("the provider ended without a final reply", code="provider_malformed")
             answer, usage, queued = self.store_streamed_reply(session, question, reply)
             stored = True
-            self.wake_outbox()
-            metrics.record_chat_turn("stored")
+            if not queued:
+                self.wake_outbox()
+                metrics.record_chat_turn("stored")
             yield StreamEvent(
                 "done",
                 {
@@ -308,11 +313,15 @@ class _Turn:
             if not store.is_outage(exc):
                 raise
             logger.warning("streamed reply queued in the outbox", extra={"session_id": session.session_id})
-            return self.queue_reply(session, question, reply), None, True
+            answer = self.queue_reply(session, question, reply)
+            recent_history.remember_turn(session=session, stored=[question], queued=[answer])
+            return answer, None, True
+        recent_history.remember_turn(session=session, stored=[question, answer])
         return answer, usage, False
 
     def failed(self, session: ChatSession, question: ChatMessage, error: ResponderError) -> ReplyFailed:
         failed, _ = self.store_reply(session, question, builders.failed_reply(error.code))
+        recent_history.remember_turn(session=session, stored=[question, failed])
         logger.warning(
             "chat reply failed",
             extra={"session_id": session.session_id, "message_id": failed.message_id, "code": error.code},
@@ -337,9 +346,11 @@ class _Turn:
 
     def queue(self) -> TurnResult:
         """The turn without MongoDB: the turn's ids (a failed attempt may have committed with them),
-        writes kept in the outbox (MySQL). The responder answers without the conversation's history
-        (it cannot be read); the reply is queued behind the user's message to keep the order."""
+        writes kept in the outbox (MySQL). The responder gets the history from the recent-history
+        cache and the session's queued entries (the same turns MongoDB would give, read before the
+        user's message is queued); the reply is queued behind the user's message to keep the order."""
         ids = self.ids
+        history = self.cached_history(self.session_id) if self.session_id else []
         session = builders.session(
             user_id=self.user_id,
             session_id=self.session_id or ids.session_id,
@@ -370,14 +381,23 @@ class _Turn:
                 created_at=ids.asked_at,
             )
         try:
-            reply = self.responder.reply(history=[], message=self.text, ehr=self.ehr())
+            reply = self.responder.reply(history=history, message=self.text, ehr=self.ehr())
         except ResponderError as error:
             reply = builders.failed_reply(error.code)
         answer = self.queue_reply(session, question, reply)
+        recent_history.remember_turn(
+            session=session, queued=[question, answer], new_session=not self.session_id
+        )
         logger.warning("chat turn queued in the outbox", extra={"session_id": session.session_id})
         return TurnResult(
             session=session, user_message=question, assistant_message=answer, usage=None, queued=True
         )
+
+    def cached_history(self, session_id: str) -> list[Turn]:
+        """What ``history`` would read from MongoDB — the HISTORY_TURNS - 1 messages before the
+        user's — from the recent-history cache merged with the outbox."""
+        cached = recent_history.history(user_id=self.user_id, session_id=session_id, limit=HISTORY_TURNS - 1)
+        return [Turn(role=message.role, content=message.content) for message in cached]
 
     def queue_reply(self, session: ChatSession, question: ChatMessage, reply: Reply) -> ChatMessage:
         answer = builders.reply_message(

@@ -245,13 +245,31 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=14 * 60)
 
+# The recent-history cache of chat sessions holds message text (PHI): its own Redis if wanted.
+CHAT_RECENT_CACHE_URL = env.str("CHAT_RECENT_CACHE_URL", default="") or REDIS_URL
 # Shared cache (throttles, health probes): Redis when configured, else per-process memory.
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    ),
+    # The recent history of active chat sessions, read only while MongoDB is down (chats/recent_history.py).
+    # Short socket timeouts: when Redis is down too, a turn still answers and reads answer 503 quickly.
+    "recent_history": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CHAT_RECENT_CACHE_URL,
+            "KEY_PREFIX": "medibot",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+        if CHAT_RECENT_CACHE_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "recent-history"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},  # two files per active session, one per user
+        }
+    ),
 }
 AUTH_LOGIN_FAILURE_RATE = env.str("AUTH_LOGIN_FAILURE_RATE", default="5/min")
 
@@ -261,6 +279,10 @@ CHAT_TITLE_MAX_CHARS = 80
 CHAT_PAGE_SIZE_MAX = 100
 CHAT_RETENTION_DAYS = env.int("CHAT_RETENTION_DAYS", default=0)  # 0 = keep forever
 CHAT_SOFT_DELETE_DAYS = env.int("CHAT_SOFT_DELETE_DAYS", default=30)
+# Sessions active in this many days keep their last CHAT_RECENT_CACHE_MESSAGES messages in the
+# recent_history cache, served (marked degraded) while MongoDB is unreachable.
+CHAT_RECENT_CACHE_DAYS = env.int("CHAT_RECENT_CACHE_DAYS", default=7)
+CHAT_RECENT_CACHE_MESSAGES = 50
 CHAT_RETENTION_ACTION = env.str("CHAT_RETENTION_ACTION", default="archive")  # or "purge"
 if CHAT_RETENTION_ACTION not in ("archive", "purge"):
     raise ImproperlyConfigured("CHAT_RETENTION_ACTION must be 'archive' or 'purge'.")

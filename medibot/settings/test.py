@@ -56,6 +56,19 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or (REDIS_U
 CELERY_TASK_ALWAYS_EAGER = False
 # Every health request probes afresh, so tests see a change at once.
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=0.0)
+# The recent-history cache on the test Redis (give it a db of its own through REDIS_URL or
+# CHAT_RECENT_CACHE_URL), else in process memory.
+CHAT_RECENT_CACHE_URL = env.str("CHAT_RECENT_CACHE_URL", default="") or REDIS_URL
+CACHES["recent_history"] = (  # noqa: F405
+    {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CHAT_RECENT_CACHE_URL,
+        "KEY_PREFIX": "medibot",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+    if CHAT_RECENT_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "recent-history"}
+)
 
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 

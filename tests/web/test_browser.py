@@ -330,6 +330,33 @@ def test_message_sent_while_chat_storage_is_down_is_queued_with_a_banner_and_arr
     expect(page.locator("#message-list .message-badge")).to_have_count(0)
 
 
+def test_while_chat_storage_is_down_the_recent_conversation_is_shown_with_a_banner(
+    outage_site: OutageSite, page: Page, patient: User
+) -> None:
+    sign_in(page, outage_site)
+    send(page, "I twisted my ankle this morning")
+    wait_for_reply(page)
+    send(page, "It is swollen now")
+    wait_for_reply(page)
+    expect(page.locator("#token-usage")).to_contain_text("Tokens used")  # every request has finished
+
+    outage_site.mongo.signal(signal.SIGSTOP)
+    try:
+        page.reload()
+        banner = page.locator("#banner")
+        expect(banner).to_contain_text(
+            "Showing your recent messages; the full history is temporarily unavailable"
+        )
+        session_links(page).first.click()
+        messages = page.locator("#message-list .message")
+        expect(messages).to_have_count(4)
+        expect(messages.nth(2)).to_contain_text("It is swollen now")
+        expect(banner).to_contain_text("Showing your recent messages")
+        screenshot(page, "08b-degraded-banner")
+    finally:
+        outage_site.mongo.signal(signal.SIGCONT)
+
+
 def test_phone_layout_with_keyboard_sending_and_the_sidebar_as_a_panel(
     live_server: LiveServer, browser: Browser, patient: User
 ) -> None:

@@ -228,6 +228,14 @@
     ui.bannerAction.hidden = true;
   }
 
+  /* MongoDB is down and the API answered from its recent-history cache ("degraded"): say so
+     instead of showing an error or an empty conversation. */
+  const DEGRADED_TEXT = "Showing your recent messages; the full history is temporarily unavailable";
+
+  function noteDegraded(data) {
+    if (data && data.degraded) showBanner(DEGRADED_TEXT, "warning");
+  }
+
   function reportError(error) {
     showBanner(error instanceof ApiError ? error.message : "Something went wrong. Please try again.", "error");
   }
@@ -364,6 +372,7 @@
     try {
       const { data } = await api(`/api/chat/sessions?${params}`);
       if (generation !== state.sessionsGeneration) return;
+      noteDegraded(data);
       if (reset) {
         ui.sessionList.replaceChildren();
         state.sessions.clear();
@@ -687,8 +696,9 @@
         ui.messages.replaceChildren(...data.messages.map((message) => messageItem(message)));
         setOlder(data);
         updateEmptyState();
+        noteDegraded(data);
         scrollToBottom();
-        loadTokenUsage();
+        if (!data.degraded) loadTokenUsage();
         const untouched = [focusBefore, document.body, null].includes(document.activeElement);
         if (focus === "title" && untouched) ui.title.focus();
         return true;
