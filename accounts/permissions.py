@@ -42,6 +42,19 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
+# Django model permissions of the admin pages each group's staff permissions are about (strings:
+# accounts never imports the apps that own those models).
+GROUP_ADMIN_PAGES: dict[str, list[str]] = {
+    SUPPORT: [],
+    PRIVACY_OFFICER: [
+        "chats.view_chatsession",
+        "chats.change_chatsession",
+        "chats.view_chatmessage",
+        "audit.view_auditevent",
+    ],
+}
+
+
 def has_staff_permission(user: Any, codename: str) -> bool:
     """An active staff account holding ``accounts.<codename>`` (superusers hold every permission)."""
     return bool(

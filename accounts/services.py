@@ -12,11 +12,12 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import selectors
 from accounts.models import ApiToken, User
-from accounts.permissions import GROUP_PERMISSIONS, PERMISSIONS
+from accounts.permissions import GROUP_ADMIN_PAGES, GROUP_PERMISSIONS, PERMISSIONS
 
 DEMO_ACCOUNTS = (
     ("demo-admin", User.Role.STAFF),
@@ -142,6 +143,10 @@ def ensure_staff_groups() -> dict[str, Group]:
     groups = {}
     for group_name, codenames in GROUP_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=group_name)
+        admin_pages = Q(pk__in=[])
+        for permission in GROUP_ADMIN_PAGES[group_name]:
+            app_label, _, codename = permission.partition(".")
+            admin_pages |= Q(content_type__app_label=app_label, codename=codename)
         group.permissions.set(
             [
                 Permission.objects.get_or_create(
@@ -149,6 +154,7 @@ def ensure_staff_groups() -> dict[str, Group]:
                 )[0]
                 for codename in codenames
             ]
+            + list(Permission.objects.filter(admin_pages))
         )
         groups[group_name] = group
     return groups

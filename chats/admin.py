@@ -6,9 +6,10 @@ query. Message text is read-only; every change goes through chats.services. Ever
 user's chats shown, exported or changed here leaves one audit event per owner (audit.admin_access).
 
 A session's page is the conversation as a thread: a bounded page of messages (newest first, "older"
-pages by order number), readable only with the ``chats.read_conversation`` permission; the page
-view is one audit event naming the messages shown. The search box takes a session/message id, a
-person (username, email, phone or user id) or words, matched as prefixes by the API's own search.
+pages by order number), readable only with the ``accounts.read_patient_chats`` permission (the one
+the staff API checks); the page view is one audit event naming the messages shown. The search box
+takes a session/message id, a person (username, email, phone or user id) or words, matched as
+prefixes by the API's own search.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts import selectors as people
 from accounts.admin_people import person_filter
-from accounts.permissions import MANAGE_LEGAL_HOLD, has_staff_permission
+from accounts.permissions import MANAGE_LEGAL_HOLD, READ_PATIENT_CHATS, has_staff_permission
 from audit import services as audit
 from audit.admin_access import AuditedAdminMixin
 from audit.models import AuditEvent
@@ -52,7 +53,6 @@ from chats.models import (
     TokenUsage,
 )
 
-READ_CONVERSATION = "chats.read_conversation"
 THREAD_PAGE_SIZE = 50
 SEARCH_LIMIT = 100  # newest matches a word search brings into a changelist
 
@@ -347,7 +347,7 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
         return obj.session_id
 
     def has_read_conversation_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm(READ_CONVERSATION))
+        return has_staff_permission(request.user, READ_PATIENT_CHATS)
 
     def audit_page_view(self, obj: ChatSession, context: dict[str, Any]) -> audit.Access:
         thread = context.get("thread")
@@ -360,7 +360,8 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> Any:
-        """A conversation is opened only with ``chats.read_conversation``; a refusal is audited too."""
+        """A conversation is opened only with ``accounts.read_patient_chats`` (as in the staff API);
+        a refusal is audited too."""
         if object_id is not None:
             self._require_read_conversation(request, object_id)
         return super().changeform_view(request, object_id, form_url, extra_context)
@@ -374,7 +375,7 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
         return super().history_view(request, object_id, extra_context)
 
     def _require_read_conversation(self, request: HttpRequest, object_id: str) -> None:
-        if request.user.has_perm(READ_CONVERSATION):
+        if has_staff_permission(request.user, READ_PATIENT_CHATS):
             return
         session = self.get_object(request, object_id)
         if session is not None:
@@ -556,8 +557,10 @@ class ChatMessageAdmin(IdPeopleOrWordsSearch, ReadOnlyChatAdmin):
         return [hit.message.pk for hit in result.messages]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        """Message text is conversation content: it needs ``chats.read_conversation`` too."""
-        return super().has_view_permission(request, obj) and request.user.has_perm(READ_CONVERSATION)
+        """Message text is conversation content: it needs ``accounts.read_patient_chats`` too."""
+        return super().has_view_permission(request, obj) and has_staff_permission(
+            request.user, READ_PATIENT_CHATS
+        )
 
     list_display = ["message_id", "owner", "role", "order", "status", "model", "created_at", "excerpt"]
     list_filter = [OwnerFilter, "role", "status"]

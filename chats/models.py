@@ -100,8 +100,6 @@ class ChatSession(models.Model):
     class Meta:
         db_table = "chat_sessions"
         ordering = ["-updated_at", "-id"]
-        # Staff read a whole conversation (the admin's thread view, every message's text) only with this.
-        permissions = [("read_conversation", "Can read conversation threads (every message's text)")]
         indexes = [
             models.Index(
                 fields=["user_id", "deleted_at", "is_archived", "-updated_at"], name="session_list_idx"

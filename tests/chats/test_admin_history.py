@@ -36,7 +36,7 @@ def _events() -> list[tuple[str, str, str, str, str]]:
     )
 
 
-def test_a_session_history_page_without_read_conversation_is_403_and_the_refusal_is_audited() -> None:
+def test_a_session_history_page_without_read_patient_chats_is_403_and_the_refusal_is_audited() -> None:
     client = _staff_client("history-editor", "chats.view_chatsession", "chats.change_chatsession")
     session = session_with_messages(user_id=make_user(username="history-patient-a").pk, title=TITLE)
 
@@ -48,7 +48,7 @@ def test_a_session_history_page_without_read_conversation_is_403_and_the_refusal
 
 
 def test_a_session_history_page_read_with_the_permission_is_one_audit_event() -> None:
-    client = _staff_client("history-reader", "chats.view_chatsession", "chats.read_conversation")
+    client = _staff_client("history-reader", "chats.view_chatsession", "accounts.read_patient_chats")
     session = session_with_messages(user_id=make_user(username="history-patient-b").pk, title=TITLE)
 
     response = client.get(f"/admin/chats/chatsession/{session.pk}/history/")
@@ -58,7 +58,7 @@ def test_a_session_history_page_read_with_the_permission_is_one_audit_event() ->
     assert _events() == [("read", "chats.chatsession", session.session_id, "ok", "change history")]
 
 
-def test_a_message_history_page_needs_read_conversation() -> None:
+def test_a_message_history_page_needs_read_patient_chats() -> None:
     client = _staff_client("history-viewer", "chats.view_chatmessage")
     session = session_with_messages(user_id=make_user(username="history-patient-c").pk, messages=1)
     message = ChatMessage.objects.get(session_id=session.pk)
@@ -67,7 +67,7 @@ def test_a_message_history_page_needs_read_conversation() -> None:
 
 
 def test_a_message_history_page_read_with_the_permission_is_one_audit_event() -> None:
-    client = _staff_client("history-message-reader", "chats.view_chatmessage", "chats.read_conversation")
+    client = _staff_client("history-message-reader", "chats.view_chatmessage", "accounts.read_patient_chats")
     session = session_with_messages(user_id=make_user(username="history-patient-d").pk, messages=1)
     message = ChatMessage.objects.get(session_id=session.pk)
 

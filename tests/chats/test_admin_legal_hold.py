@@ -16,7 +16,7 @@ from tests.factories import make_user
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
 
 CHANGELIST = "/admin/chats/chatsession/"
-SESSION_EDITOR = ("chats.view_chatsession", "chats.change_chatsession", "chats.read_conversation")
+SESSION_EDITOR = ("chats.view_chatsession", "chats.change_chatsession", "accounts.read_patient_chats")
 
 
 def _staff_client(username: str, *permissions: str) -> Client:

@@ -19,7 +19,7 @@ from audit.models import AuditEvent
 from chats import services, store
 from chats.models import ChatMessage, ChatSession
 from tests.chats.factories import bulk_messages, exchange, session_with_messages
-from tests.factories import make_user
+from tests.factories import make_staff, make_user
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
 
@@ -40,7 +40,7 @@ def _client(user: User) -> Client:
 
 @pytest.fixture
 def reader() -> Client:
-    return _client(_staff("support-reader", "chats.view_chatsession", "chats.read_conversation"))
+    return _client(_staff("support-reader", "chats.view_chatsession", "accounts.read_patient_chats"))
 
 
 def _page(client: Client, session: ChatSession, query: str = "") -> str:
@@ -194,7 +194,10 @@ def test_session_page_offers_only_the_actions_the_staff_member_may_take(reader: 
 def test_a_message_page_links_to_the_message_in_its_thread() -> None:
     reader_with_messages = _client(
         _staff(
-            "message-reader", "chats.view_chatsession", "chats.view_chatmessage", "chats.read_conversation"
+            "message-reader",
+            "chats.view_chatsession",
+            "chats.view_chatmessage",
+            "accounts.read_patient_chats",
         )
     )
     session = session_with_messages(user_id=make_user(username="linked-message-patient").pk, messages=3)
@@ -225,3 +228,13 @@ def test_the_thread_shows_a_replys_delivery_status_over_whatsapp(reader: Client)
     page = _page(reader, session)
 
     assert "delivery whatsapp: failed (error 131026)" in page
+
+
+def test_the_privacy_officer_group_reads_threads_and_support_does_not() -> None:
+    """The admin checks the staff API's own permission, granted through the same groups."""
+    session = session_with_messages(user_id=make_user(username="grouped-patient").pk, messages=2)
+    officer = _client(make_staff(username="officer", groups=("Privacy officer",)))
+    support = _client(make_staff(username="supporter", groups=("Support",)))
+
+    assert officer.get(f"/admin/chats/chatsession/{session.pk}/change/").status_code == 200
+    assert support.get(f"/admin/chats/chatsession/{session.pk}/change/").status_code == 403

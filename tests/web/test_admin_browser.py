@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(databases=["default", "chats"], transaction=T
 PASSWORD = "correct-horse-battery-staple"
 SUPPORT_PERMISSIONS = [
     ("chats", "view_chatsession"),
-    ("chats", "read_conversation"),
+    ("accounts", "read_patient_chats"),
     ("audit", "view_auditevent"),
     ("accounts", "view_user"),
 ]
