@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 from django.core.cache import caches
-from rest_framework.authtoken.models import Token
 
 from chats import recent_history
 from medibot.embedded import free_port
 from tests.chats.fake_llm_server import FakeLlmServer
-from tests.factories import make_user
+from tests.factories import make_user, token_for
 from tests.support.processes import MongoServer, child_env, http_json, manage, web_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(databases=["default"], transaction=True)]
@@ -69,7 +68,7 @@ def _site(tmp_path: Path, **extra: str) -> Iterator[Site]:
             "migrate", "--database", "chats", env={**env, "MONGODB_OPERATION_TIMEOUT_MS": "30000"}
         )
         assert migrated.returncode == 0, migrated.stderr
-        token = Token.objects.create(user=make_user()).key
+        token = token_for(make_user())
         server, base = web_server(env, tmp_path / "web.log")
         yield Site(mongo=mongo, llm=llm, base=base, token=token, env=env)
     finally:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 from audit.models import AuditEvent, ChainHead
 from audit.services import record_access
 from chats import selectors, store
@@ -21,7 +20,7 @@ from ehr.models import Allergy, PatientProfile
 from medibot.mongodb.shard_guard import unscoped
 from tests.chats.factories import session_with_messages
 from tests.ehr.factories import AllergyFactory, make_clinician, make_profile
-from tests.factories import make_user
+from tests.factories import make_user, token_for
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
 
@@ -52,7 +51,7 @@ def counts() -> dict[str, int]:
         chat = {name: database[name].count_documents({}) for name in database.list_collection_names()}
     relational = {
         "users": User.objects.count(),
-        "tokens": Token.objects.count(),
+        "tokens": ApiToken.objects.count(),
         "profiles": PatientProfile.objects.count(),
         "allergies": Allergy.objects.count(),
         "audit_events": AuditEvent.objects.count(),
@@ -79,7 +78,7 @@ def test_backup_wipe_restore_gives_back_identical_stores(tmp_path: Path) -> None
     patient = make_user(username="drill-patient")
     profile = make_profile(user=patient, clinicians=[clinician])
     AllergyFactory(patient=profile)
-    Token.objects.create(user=patient)
+    token_for(patient)
     for number in range(3):
         record_access(
             actor=clinician, action="read", object_type="ehr", object_id=number, owner_id=patient.pk
