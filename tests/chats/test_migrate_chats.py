@@ -34,7 +34,7 @@ from chats import builders, selectors, store
 from chats.importers import runs
 from chats.importers.mysql_connection import MySQLSource
 from chats.models import ChatMessage, ChatSession, DailyChatStats
-from tests.factories import make_user
+from tests.factories import make_staff, make_user
 from tests.support.processes import Background, child_env, poll
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
@@ -1167,7 +1167,7 @@ def test_staff_sync_queues_the_json_import_and_reports_its_result(
     from tests.chats.conftest import client_for
     from tests.chats.factories import session_with_messages
 
-    staff = make_user(is_staff=True)
+    staff = make_staff(username="sync-staff")
     alice = make_user()
     lost = session_with_messages(user_id=alice.pk, messages=4)
     backups.backup_changed_sessions(directory=str(tmp_path))
@@ -1198,7 +1198,7 @@ def test_sync_progress_is_the_tasks_state_while_it_runs(eager_celery: None) -> N
         task_id, {"total": None, "read": 120, "inserted": 100, "already_present": 20}, PROGRESS
     )
 
-    body = client_for(make_user(is_staff=True)).get(f"/api/chat/sync/{task_id}").json()
+    body = client_for(make_staff(username="sync-staff")).get(f"/api/chat/sync/{task_id}").json()
 
     assert (body["state"], body["progress"]["read"], body["result"]) == ("PROGRESS", 120, None)
 
@@ -1217,7 +1217,7 @@ def test_sync_without_a_backup_directory_is_refused_with_409(settings: Any) -> N
 
     settings.CHAT_BACKUP_DIR = ""
 
-    response = client_for(make_user(is_staff=True)).post("/api/chat/sync")
+    response = client_for(make_staff(username="sync-staff")).post("/api/chat/sync")
 
     assert (response.status_code, response.json()["run_id"]) == (409, None)
     assert "CHAT_BACKUP_DIR is not set" in response.json()["detail"]
@@ -1230,7 +1230,7 @@ def test_sync_while_an_import_of_the_backup_directory_runs_is_409(tmp_path: Path
     lock = runs.acquire_lock(f"json://{tmp_path.resolve()}")
     lock.beat(run_id="20240101-000000-json-abcdef")
 
-    busy = client_for(make_user(is_staff=True)).post("/api/chat/sync")
+    busy = client_for(make_staff(username="sync-staff")).post("/api/chat/sync")
 
     lock.release()
     assert (busy.status_code, busy.json()["run_id"]) == (409, "20240101-000000-json-abcdef")
