@@ -501,7 +501,7 @@ def test_rollback_deletes_exactly_that_runs_documents_and_nothing_live_traffic_w
     result = migrate_chats("--rollback", second_run.run_id)
 
     assert result.code == 0, result.err
-    assert "deleted 4 messages and 1 sessions" in result.out
+    assert "deleted 4 messages and 1 session;" in result.out
     remaining = {s.title: conversation(s) for s in sessions_of(alice)}
     assert [(o, c) for o, _, c, _ in remaining["old question"]] == [
         (1, "old question"),

@@ -105,10 +105,7 @@ class OutageSite:
     env: dict[str, str]
 
 
-@pytest.fixture
-def outage_site(tmp_path: Path) -> Iterator[OutageSite]:
-    """``runserver`` on the test relational database and a SecantusDB of this test only, with a
-    short request deadline (1 s), so stopping that SecantusDB is a real, quickly noticed outage."""
+def _outage_site(tmp_path: Path, **extra_env: str) -> Iterator[OutageSite]:
     mongo = MongoServer(tmp_path / "mongo")
     mongo.start()
     try:
@@ -119,6 +116,7 @@ def outage_site(tmp_path: Path) -> Iterator[OutageSite]:
             MONGODB_OPERATION_TIMEOUT_MS="1000",
             CELERY_BROKER_URL="memory://",
             CELERY_RESULT_BACKEND="cache+memory://",
+            **extra_env,
         )
         migrated = manage(
             "migrate", "--database", "chats", env={**env, "MONGODB_OPERATION_TIMEOUT_MS": "30000"}
@@ -139,3 +137,17 @@ def outage_site(tmp_path: Path) -> Iterator[OutageSite]:
             server.kill()
     finally:
         mongo.stop()
+
+
+@pytest.fixture
+def outage_site(tmp_path: Path) -> Iterator[OutageSite]:
+    """``runserver`` on the test relational database and a SecantusDB of this test only, with a
+    short request deadline (1 s), so stopping that SecantusDB is a real, quickly noticed outage."""
+    yield from _outage_site(tmp_path)
+
+
+@pytest.fixture
+def outage_site_without_recent_history(tmp_path: Path) -> Iterator[OutageSite]:
+    """The same, with the recent-history cache unreachable (a refused Redis port): an outage then
+    leaves nothing to show, as for a conversation older than the cache keeps."""
+    yield from _outage_site(tmp_path, CHAT_RECENT_CACHE_URL="redis://127.0.0.1:9/0")

@@ -407,8 +407,10 @@ def test_history_temporarily_unavailable_is_not_an_empty_conversation(
 
 
 def test_reloading_a_conversation_while_chat_storage_is_down_says_the_history_is_unavailable(
-    outage_site: OutageSite, context: BrowserContext, patient: User
+    outage_site_without_recent_history: OutageSite, context: BrowserContext, patient: User
 ) -> None:
+    """Nothing to show while storage is down (no recent-history copy): say so, never "empty"."""
+    outage_site = outage_site_without_recent_history
     page, problems = tolerant_page(context)
     sign_in(page, outage_site)
     send(page, "I twisted my ankle this morning")
