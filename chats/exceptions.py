@@ -52,3 +52,16 @@ class ReplyFailed(ChatError):
     """The bot's provider failed; the user message and a failed assistant message are stored."""
 
     status_code = 502
+
+
+class TransferNotFound(ChatError):
+    """An import or export that does not exist, is someone else's, or has nothing to download."""
+
+    status_code = 404
+
+    def __init__(self, message: str = "Import or export not found.") -> None:
+        super().__init__(message)
+
+
+class UploadTooLarge(ChatError):
+    status_code = 413

@@ -8,7 +8,7 @@ import io
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -147,10 +147,11 @@ def ndjson_lines(user_id: int) -> Iterator[str]:
             yield json.dumps({"type": "message", **message_data(message, session)}) + "\n"
 
 
-def zip_archive(user_id: int) -> IO[bytes]:
+def zip_archive(user_id: int, *, on_session: Callable[[int], None] | None = None) -> IO[bytes]:
     """A zip with one JSON file per session and ``manifest.json`` holding their SHA-256 sums.
 
     Spooled to disk past 16 MB, so memory stays bounded whatever the history's size.
+    ``on_session`` hears the number of sessions written so far after each one (it may raise to stop).
     """
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - returned open
     manifest: dict[str, Any] = {"files": []}
@@ -164,6 +165,8 @@ def zip_archive(user_id: int) -> IO[bytes]:
                     digest.update(data)
                     entry.write(data)
             manifest["files"].append({"name": name, "sha256": digest.hexdigest()})
+            if on_session is not None:
+                on_session(len(manifest["files"]))
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))
     spool.seek(0)
     return spool

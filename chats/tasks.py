@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from chats import backups, services
 from chats.outbox import services as outbox
+from chats.services import transfers
 
 logger = logging.getLogger(__name__)
 
@@ -65,4 +66,12 @@ def backup_chats() -> dict[str, Any]:
         return asdict(backups.backup_changed_sessions(directory=settings.CHAT_BACKUP_DIR))
 
 
-from chats.importers.tasks import import_json_backup  # noqa: E402, F401 - registers the importer's task
+@shared_task(acks_late=True, ignore_result=True)
+def export_all_chats(transfer_id: str) -> None:
+    """A patient's all-conversations zip for them to download (state in ``chat_transfers``)."""
+    transfers.purge_expired_transfers()
+    with pymongo.timeout(_job_deadline()):
+        transfers.run_export(transfer_id=transfer_id)
+
+
+from chats.importers.tasks import import_chat_file, import_json_backup  # noqa: E402, F401 - registers the importer's tasks

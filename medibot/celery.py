@@ -40,6 +40,8 @@ def configure_transport(sender: Celery, **kwargs: object) -> None:
             "chats.tasks.compute_daily_stats": {"queue": "stats"},
             "chats.tasks.backup_chats": {"queue": "stats"},
             "chats.tasks.import_json_backup": {"queue": "import"},
+            "chats.tasks.import_chat_file": {"queue": "import"},
+            "chats.tasks.export_all_chats": {"queue": "import"},
         },
         timezone="UTC",
     )

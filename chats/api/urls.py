@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chats.api import backup_import_views, views
+from chats.api import backup_import_views, transfer_views, views
 
 urlpatterns = [
     # Medibot (reference 000)
@@ -57,6 +57,25 @@ urlpatterns = [
     path("api/chat/health", views.HealthApi.as_view(), name="health"),
     path("api/chat/sync", backup_import_views.SyncStartApi.as_view(), name="chat-sync"),
     path("api/chat/sync/<str:task_id>", backup_import_views.SyncStatusApi.as_view(), name="chat-sync-status"),
+    # A patient's own imports and exports from the page (issues 17, 21)
+    path("api/chat/imports", transfer_views.ImportStartApi.as_view(), name="chat-import"),
+    path("api/chat/imports/sources", transfer_views.ImportSourcesApi.as_view(), name="chat-import-sources"),
+    path("api/chat/exports", transfer_views.ExportStartApi.as_view(), name="chat-export-start"),
+    path(
+        "api/chat/transfers/<str:transfer_id>",
+        transfer_views.TransferStatusApi.as_view(),
+        name="chat-transfer",
+    ),
+    path(
+        "api/chat/transfers/<str:transfer_id>/cancel",
+        transfer_views.TransferCancelApi.as_view(),
+        name="chat-transfer-cancel",
+    ),
+    path(
+        "api/chat/transfers/<str:transfer_id>/download",
+        transfer_views.TransferDownloadApi.as_view(),
+        name="chat-transfer-download",
+    ),
     # Feedback and cost (reference 004)
     path("api/chat/messages/<str:message_id>/vote", views.VoteApi.as_view(), name="message-vote"),
     path("api/chat/token-usage", views.TokenUsageApi.as_view(), name="token-usage"),

@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pymongo
@@ -46,6 +46,9 @@ class MigrationReport:
     seconds: float = 0.0
     # A dry run's quarantine reasons: (legacy unit, reason), the first QUARANTINE_LISTED of them.
     would_quarantine: list[tuple[str, str]] = field(default_factory=list)
+    # A run's quarantine reasons in this process (not those of the run's earlier attempts).
+    quarantined: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False  # ``stop()`` said so at a batch boundary
 
     @property
     def balanced(self) -> bool:
@@ -60,8 +63,13 @@ def migrate(
     dry_run: bool = False,
     restart: bool = False,
     progress: Progress | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> MigrationReport:
-    """Import ``source`` (resuming its interrupted run), or with ``dry_run`` only count what would happen."""
+    """Import ``source`` (resuming its interrupted run), or with ``dry_run`` only count what would happen.
+
+    ``stop`` is asked after every committed batch; when it says yes the run ends there as
+    ``cancelled`` (not resumable) with the counts of what it wrote.
+    """
     if batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
     progress = Metered(progress or Silent(), source=source.kind)
@@ -69,7 +77,7 @@ def migrate(
     if dry_run:
         report = _pretend(source, batch_size, progress)
     else:
-        report = _run(source, batch_size, restart, progress)
+        report = _run(source, batch_size, restart, progress, stop)
     report.seconds = time.monotonic() - started
     return report
 
@@ -92,7 +100,9 @@ def _pretend(source: Source, batch_size: int, progress: Progress) -> MigrationRe
     return report
 
 
-def _run(source: Source, batch_size: int, restart: bool, progress: Progress) -> MigrationReport:
+def _run(
+    source: Source, batch_size: int, restart: bool, progress: Progress, stop: Callable[[], bool] | None
+) -> MigrationReport:
     with pymongo.timeout(BOOKKEEPING_TIMEOUT_SECONDS):
         lock = runs.acquire_lock(source.ref)
     try:
@@ -114,7 +124,7 @@ def _run(source: Source, batch_size: int, restart: bool, progress: Progress) -> 
             extra={"run_id": run.run_id, "source": source.kind, "resumed": report.resumed},
         )
         try:
-            _import_batches(source, run, lock, report, batch_size, progress)
+            _import_batches(source, run, lock, report, batch_size, progress, stop)
             report.stats_days = _recompute_statistics(run, lock)
         except KeyboardInterrupt:
             _finish(run, state=runs.State.INTERRUPTED, error="interrupted")
@@ -122,6 +132,10 @@ def _run(source: Source, batch_size: int, restart: bool, progress: Progress) -> 
         except BaseException as exc:
             _finish(run, state=runs.State.FAILED, error=f"{exc.__class__.__name__}: {exc}")
             raise
+        if report.cancelled:
+            _finish(run, state=runs.State.CANCELLED, error="cancelled")
+            logger.info("chat migration cancelled", extra={"run_id": run.run_id, **report.counts.as_dict()})
+            return report
         _finish(run, state=runs.State.FINISHED)
         logger.info("chat migration finished", extra={"run_id": run.run_id, **report.counts.as_dict()})
         return report
@@ -142,6 +156,7 @@ def _import_batches(
     report: MigrationReport,
     batch_size: int,
     progress: Progress,
+    stop: Callable[[], bool] | None = None,
 ) -> None:
     writer = Writer(run_id=run.run_id, source_ref=source.ref)
     progress.start(total=source.estimate(), done=report.counts.read)
@@ -158,7 +173,12 @@ def _import_batches(
                     days=outcome.days,
                 )
                 lock.beat()
+            room = QUARANTINE_LISTED - len(report.quarantined)
+            report.quarantined.extend(outcome.quarantined[: max(room, 0)])
             progress.update(report.counts)
+            if stop is not None and stop():
+                report.cancelled = True
+                return
     finally:
         progress.close()
 

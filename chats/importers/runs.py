@@ -38,6 +38,7 @@ class State:
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     ROLLED_BACK = "rolled_back"
+    CANCELLED = "cancelled"  # stopped on request at a batch boundary; what it wrote stays
 
 
 RESUMABLE = (State.RUNNING, State.FAILED, State.INTERRUPTED)
@@ -295,7 +296,7 @@ def statistics_done(run: Run, day: date) -> None:
 
 def finish(run: Run, *, state: str, error: str = "") -> None:
     run.state = state
-    run.finished_at = store.now() if state in (State.FINISHED, State.ROLLED_BACK) else None
+    run.finished_at = store.now() if state in (State.FINISHED, State.ROLLED_BACK, State.CANCELLED) else None
     runs_collection().update_one(
         {"_id": run.run_id},
         {"$set": {"state": state, "finished_at": run.finished_at, "error": error[:500]}},

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from chats.importers import progress, runner
 from chats.importers.sources import open_source
+from chats.services import transfers
 
 logger = logging.getLogger(__name__)
 
@@ -49,3 +50,17 @@ def import_json_backup(self: Task) -> dict[str, Any]:
         "stats_days": result.stats_days,
         "seconds": round(result.seconds, 3),
     }
+
+
+@shared_task(bind=True, name="chats.tasks.import_chat_file", acks_late=True, ignore_result=True)
+def import_chat_file(self: Task, transfer_id: str) -> None:
+    """A file a patient uploaded, into their own account; state and result in ``chat_transfers``.
+
+    Continued in a new attempt after the soft time limit (the run resumes at its checkpoint).
+    """
+    transfers.purge_expired_transfers()
+    try:
+        transfers.run_import(transfer_id=transfer_id)
+    except SoftTimeLimitExceeded as exc:
+        logger.info("chat file import continues in a new attempt", extra={"transfer_id": transfer_id})
+        raise self.retry(countdown=1, max_retries=None) from exc

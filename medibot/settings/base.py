@@ -294,6 +294,12 @@ HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5.0)
 HEALTH_ENQUEUE_INTERVAL_SECONDS = env.int("HEALTH_ENQUEUE_INTERVAL_SECONDS", default=60)
 HEALTH_OUTBOX_DEGRADED_DEPTH = env.int("HEALTH_OUTBOX_DEGRADED_DEPTH", default=100)
 CHAT_BACKUP_DIR = env.str("CHAT_BACKUP_DIR", default="")  # empty = no JSON backup job
+# Imports and exports a patient starts from the page (issues 17, 21): uploads and built zips wait
+# in CHAT_TRANSFER_DIR (private; web and import worker must share it), each deleted when done.
+CHAT_TRANSFER_DIR = env.str("CHAT_TRANSFER_DIR", default=str(VAR_DIR / "transfers"))
+CHAT_IMPORT_MAX_BYTES = env.int("CHAT_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+CHAT_IMPORT_BATCH_SIZE = env.int("CHAT_IMPORT_BATCH_SIZE", default=200)
+CHAT_EXPORT_KEEP_HOURS = env.int("CHAT_EXPORT_KEEP_HOURS", default=24)
 CHAT_RESPONDER = env.str("CHAT_RESPONDER", default="offline")  # or "openai"
 # OpenAI-compatible provider (CHAT_RESPONDER=openai): OpenAI, Azure OpenAI, vLLM, Ollama, LM Studio...
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")

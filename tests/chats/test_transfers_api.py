@@ -85,7 +85,12 @@ def test_a_chatgpt_export_imports_into_the_callers_account_with_its_counts(
 
     assert started.status_code == 202, started.content
     body = wait_until_done(client, started.json()["status_url"])
-    assert (body["state"], body["kind"], body["source"], body["error"]) == ("finished", "import", "chatgpt", None)
+    assert (body["state"], body["kind"], body["source"], body["error"]) == (
+        "finished",
+        "import",
+        "chatgpt",
+        None,
+    )
     assert body["result"]["read"] == body["result"]["inserted"] == 4
     assert (body["result"]["sessions_inserted"], body["result"]["quarantined"]) == (2, 0)
     assert body["result"]["quarantine"] == []
@@ -104,9 +109,7 @@ def test_the_import_is_the_migrate_chats_runner_with_a_run_record(
     assert (run.source, run.state, run.options) == ("chatgpt", "finished", {"user": pat.username})
 
 
-def test_a_zipped_export_imports_the_same(
-    worker: None, client: APIClient, pat: User, tmp_path: Path
-) -> None:
+def test_a_zipped_export_imports_the_same(worker: None, client: APIClient, pat: User, tmp_path: Path) -> None:
     conversations = json.loads(CHATGPT.read_text())
     export = tmp_path / "chatgpt-export.zip"
     with zipfile.ZipFile(export, "w") as archive:
@@ -141,7 +144,9 @@ def test_a_malformed_export_finishes_with_quarantine_reasons(
     worker: None, client: APIClient, pat: User, tmp_path: Path
 ) -> None:
     good, odd = json.loads(CHATGPT.read_text())
-    question = next(n for n in odd["mapping"].values() if (n.get("message") or {}).get("author", {}).get("role") == "user")
+    question = next(
+        n for n in odd["mapping"].values() if (n.get("message") or {}).get("author", {}).get("role") == "user"
+    )
     question["message"]["author"]["role"] = "narrator"
     broken = tmp_path / "conversations.json"
     broken.write_text(json.dumps([good, "not a conversation", odd]))
@@ -278,7 +283,8 @@ def test_the_export_task_builds_the_zip_with_its_manifest_for_the_owner_only(
     assert (started.status_code, body["state"], body["kind"]) == (202, "finished", "export")
     assert body["result"]["sessions"] == 2
     assert (download.status_code, download["Content-Type"]) == (200, "application/zip")
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
+    content = b"".join(download.streaming_content)  # type: ignore[attr-defined]
+    archive = zipfile.ZipFile(io.BytesIO(content))
     manifest = json.loads(archive.read("manifest.json"))
     assert len(manifest["files"]) == 2
     for entry in manifest["files"]:

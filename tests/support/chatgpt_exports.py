@@ -17,7 +17,10 @@ def conversation(number: int, *, exchanges: int = 1) -> dict[str, Any]:
     parent = "root"
     moment = T0 + number * 3600
     for turn in range(exchanges):
-        for role, text in (("user", f"Question {turn + 1} of conversation {number}"), ("assistant", "An answer")):
+        for role, text in (
+            ("user", f"Question {turn + 1} of conversation {number}"),
+            ("assistant", "An answer"),
+        ):
             node_id = f"{conversation_id[:8]}-{turn}-{role}"
             moment += 1
             mapping[node_id] = {
