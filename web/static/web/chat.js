@@ -1363,6 +1363,9 @@
     if (document.body.classList.contains("actions-open") && !inMenu) setActionsOpen(false);
   });
 
+  // transfers.js (import from the page) says when conversations were added: reload the list.
+  document.addEventListener("medibot:sessions-changed", () => loadSessions({ reset: true }));
+
   resetConversation();
   const initialSession = document.body.dataset.sessionId || sessionIdFromPath(window.location.pathname);
   if (initialSession) openSession(initialSession, { address: "replace" });
