@@ -297,3 +297,70 @@ def test_an_import_has_no_download(worker: None, client: APIClient) -> None:
 
     assert body["download_url"] is None
     assert client.get(f"/api/chat/transfers/{body['transfer_id']}/download").status_code == 404
+
+
+def test_a_declared_body_over_the_limit_is_413_before_it_is_read(
+    client: APIClient, settings: Any, transfer_dir: Path, tmp_path: Path
+) -> None:
+    settings.CHAT_IMPORT_MAX_BYTES = 100_000
+    big = write_export(tmp_path / "conversations.json", conversations=400)
+    assert big.stat().st_size > 100_000 + 64 * 1024
+
+    response = upload(client, big)
+
+    assert response.status_code == 413
+    assert not transfer_dir.exists() or list(transfer_dir.iterdir()) == []
+
+
+def test_a_cancelled_queued_export_builds_nothing(client: APIClient, pat: User, transfer_dir: Path) -> None:
+    session_with_messages(user_id=pat.pk, messages=2)
+    status_url = client.post("/api/chat/exports").json()["status_url"]
+
+    client.post(status_url + "/cancel")
+    with worker_thread("import"):
+        body = wait_until_done(client, status_url)
+
+    assert (body["state"], body["download_url"]) == ("cancelled", None)
+    assert client.get(status_url + "/download").status_code == 404
+
+
+def test_a_source_that_maps_rows_to_another_account_is_stopped_before_writing() -> None:
+    from datetime import UTC, datetime
+
+    from chats.importers.records import Batch, MessageRecord, SessionSpec
+    from chats.importers.uploads import ForeignOwner, OwnedSource
+
+    class OtherAccountSource:
+        kind = "chatgpt"
+        ref = "test://other-account"
+        options: dict[str, Any] = {}
+
+        def warnings(self) -> list[str]:
+            return []
+
+        def estimate(self) -> int | None:
+            return 1
+
+        def batches(self, checkpoint: dict[str, Any] | None, *, batch_size: int) -> Iterator[Batch]:
+            moment = datetime(2024, 5, 1, tzinfo=UTC)
+            spec = SessionSpec(
+                source="chatgpt", legacy_key="c", user_id=999, session_id="s-other", created_at=moment
+            )
+            record = MessageRecord(
+                unit="c:1",
+                legacy_key="c:1",
+                session=spec,
+                order=1,
+                role="user",
+                content="hi",
+                created_at=moment,
+            )
+            yield Batch(records=[record], checkpoint={"member": "", "conversation": 1, "next": 0})
+
+        def close(self) -> None:
+            return None
+
+    owned = OwnedSource(OtherAccountSource(), user_id=1)
+
+    with pytest.raises(ForeignOwner):
+        next(owned.batches(None, batch_size=10))
