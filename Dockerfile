@@ -25,6 +25,7 @@ COPY . .
 RUN DJANGO_SETTINGS_MODULE=medibot.settings.base \
     DJANGO_SECRET_KEY=collectstatic-only-placeholder \
     python manage.py collectstatic --noinput \
+    && mkdir -p /app/var/transfers \
     && chown -R medibot:medibot /app/var
 
 USER medibot

@@ -201,7 +201,10 @@ def run_import(*, transfer_id: str) -> Transfer | None:
             error="The file holds conversations of another account; nothing more was imported.",
         )
     except Exception as exc:
-        logger.exception("chat import failed", extra={"transfer_id": transfer_id})
+        # The class only: a driver's error text can quote the documents (message text).
+        logger.error(
+            "chat import failed", extra={"transfer_id": transfer_id, "error": exc.__class__.__name__}
+        )
         return _end_import(
             transfer,
             state=State.FAILED,
@@ -282,7 +285,9 @@ def run_export(*, transfer_id: str) -> Transfer | None:
         _remove_folder(transfer_id)
         raise
     except Exception as exc:
-        logger.exception("chat export failed", extra={"transfer_id": transfer_id})
+        logger.error(
+            "chat export failed", extra={"transfer_id": transfer_id, "error": exc.__class__.__name__}
+        )
         return _end_export(
             transfer, state=State.FAILED, sessions=0, error=f"The export failed ({exc.__class__.__name__})."
         )

@@ -129,7 +129,10 @@
       ui.text.textContent = "Waiting to start…";
     } else if (transfer.state === "running") {
       const read = progress.read || 0;
-      if (progress.total) {
+      if (!transfer.progress) {
+        ui.progress.removeAttribute("value");
+        ui.text.textContent = "Reading the file…";
+      } else if (progress.total) {
         ui.progress.max = progress.total;
         ui.progress.value = Math.min(read, progress.total);
         ui.text.textContent = `${read} of ${progress.total} messages read, ${progress.inserted || 0} added`;
