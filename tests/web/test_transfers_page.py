@@ -87,6 +87,22 @@ def test_a_chatgpt_export_imports_with_a_progress_bar_and_appears_in_the_list(
     assert ChatMessage.objects.filter(user_id=patient.pk).count() == 2 * CONVERSATIONS
 
 
+def test_a_reload_during_an_import_keeps_showing_it_to_the_end(
+    live_server: LiveServer, page: Page, patient: User, worker: None, tmp_path: Path
+) -> None:
+    export = write_export(tmp_path / "conversations.json", conversations=CONVERSATIONS)
+    sign_in(page, live_server)
+    open_panel(page)
+    page.get_by_label("Export file").set_input_files(str(export))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator("#transfer-text")).to_contain_text("messages read")
+
+    page.reload()
+
+    expect(page.locator("#transfer-text")).to_contain_text("Import finished", timeout=120_000)
+    expect(page.locator("#session-list")).to_contain_text(f"Imported conversation {CONVERSATIONS - 1}")
+
+
 def test_a_file_that_is_no_export_is_refused_with_a_reason(
     live_server: LiveServer, refused_page: Page, patient: User, worker: None, tmp_path: Path
 ) -> None:

@@ -194,7 +194,9 @@
     if (!running) {
       remember(null);
       const added = (transfer.result || {}).inserted || 0;
-      const justEnded = previous && previous.transfer_id === transfer.transfer_id && !["finished", "failed", "cancelled"].includes(previous.state);
+      const shownEnded = previous && previous.transfer_id === transfer.transfer_id
+        && ["finished", "failed", "cancelled"].includes(previous.state);
+      const justEnded = !shownEnded; // also after a reload that finds it ended: the list may predate it
       if (transfer.kind === "import" && added > 0 && justEnded) {
         document.dispatchEvent(new CustomEvent("medibot:sessions-changed"));
       }
