@@ -32,6 +32,7 @@ urlpatterns = [
         views.SessionRestoreApi.as_view(),
         name="session-restore",
     ),
+    path("api/chat/sessions/<str:session_id>/stop", views.StopReplyApi.as_view(), name="session-stop"),
     path(
         "api/chat/sessions/<str:session_id>/permanent",
         views.SessionPermanentDeleteApi.as_view(),
