@@ -28,6 +28,7 @@ from chats.services.validation import (
     validate_tags,
     validate_text,
 )
+from ehr.services import remove_conversation_shares
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ def soft_delete_session(*, session: ChatSession) -> ChatSession:
     )
     session.deleted_at = session.updated_at = moment
     recent_history.purge_session_cache(user_id=session.user_id, session_id=session.session_id)
+    remove_conversation_shares(patient_user_id=session.user_id, session_id=session.session_id)
     return session
 
 
@@ -210,6 +212,7 @@ def delete_session_permanently(*, session: ChatSession) -> ErasedChats:
         logger.info("held chat session hidden, not destroyed", extra={"session_id": session.session_id})
         return ErasedChats(counts=DeletedCounts(), kept_session_ids=[session.session_id])
     counts = _delete_session_documents(session)
+    remove_conversation_shares(patient_user_id=session.user_id, session_id=session.session_id)
     logger.info(
         "chat session deleted permanently",
         extra={"session_id": session.session_id, "user_id": session.user_id, "messages": counts.messages},
