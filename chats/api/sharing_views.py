@@ -35,7 +35,7 @@ def _user(request: Request) -> User:
     return request.user  # type: ignore[return-value]
 
 
-class ClinicianOutput(serializers.Serializer):
+class CareTeamMemberOutput(serializers.Serializer):
     username = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True, source="get_full_name")
 
@@ -43,7 +43,7 @@ class ClinicianOutput(serializers.Serializer):
 class ShareStatusOutput(serializers.Serializer):
     shared = serializers.BooleanField(read_only=True)
     shared_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    care_team = ClinicianOutput(many=True, read_only=True, help_text="the clinicians a share reaches")
+    care_team = CareTeamMemberOutput(many=True, read_only=True, help_text="the clinicians a share reaches")
 
 
 class SharedConversationOutput(serializers.Serializer):
@@ -56,7 +56,7 @@ class SharedConversationOutput(serializers.Serializer):
     )
     created_at = serializers.DateTimeField(read_only=True, source="session.created_at")
     shared_at = serializers.DateTimeField(read_only=True, source="share.shared_at")
-    patient = ClinicianOutput(read_only=True, source="share.patient.user")
+    patient = CareTeamMemberOutput(read_only=True, source="share.patient.user")
 
 
 class SharedMessageOutput(serializers.Serializer):
@@ -70,6 +70,19 @@ class SharedMessageOutput(serializers.Serializer):
     source_documents = serializers.ListField(child=serializers.DictField(), read_only=True)
     attachments = serializers.ListField(child=serializers.JSONField(), read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
+
+
+class SharedPageOutput(serializers.Serializer):
+    results = SharedConversationOutput(many=True, read_only=True)
+    next_cursor = serializers.IntegerField(read_only=True, allow_null=True)
+
+
+class SharedMessagePageOutput(serializers.Serializer):
+    results = SharedMessageOutput(many=True, read_only=True)
+    has_older = serializers.BooleanField(read_only=True)
+    has_newer = serializers.BooleanField(read_only=True)
+    older_cursor = serializers.IntegerField(read_only=True, allow_null=True)
+    newer_cursor = serializers.IntegerField(read_only=True, allow_null=True)
 
 
 def _status(user: User, session_id: str) -> dict[str, Any]:
@@ -113,21 +126,17 @@ class ShareApi(APIView):
 class SharedListApi(APIView):
     """GET the conversations shared with me (a clinician), newest share first; empty for others."""
 
-    class Input(serializers.Serializer):
+    class SharedPageInput(serializers.Serializer):
         cursor = serializers.IntegerField(required=False, min_value=1)
         limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SHARED_PAGE, default=20)
 
-    class Output(serializers.Serializer):
-        results = SharedConversationOutput(many=True, read_only=True)
-        next_cursor = serializers.IntegerField(read_only=True, allow_null=True)
-
-    @extend_schema(parameters=[Input], responses=Output)
+    @extend_schema(parameters=[SharedPageInput], responses=SharedPageOutput)
     def get(self, request: Request) -> Response:
-        query = _input(self.Input, request.query_params)
+        query = _input(self.SharedPageInput, request.query_params)
         page = care_access.shared_with_me(
             clinician=request.user, cursor=query.get("cursor"), size=query["limit"], request=request
         )
-        return Response(self.Output({"results": page.items, "next_cursor": page.next_cursor}).data)
+        return Response(SharedPageOutput({"results": page.items, "next_cursor": page.next_cursor}).data)
 
 
 class SharedConversationApi(APIView):
@@ -144,14 +153,10 @@ class SharedConversationApi(APIView):
 class SharedMessagesApi(APIView):
     """GET a page of a shared conversation's messages: the newest ``limit``, or before/after an order."""
 
-    class Output(serializers.Serializer):
-        results = SharedMessageOutput(many=True, read_only=True)
-        has_older = serializers.BooleanField(read_only=True)
-        has_newer = serializers.BooleanField(read_only=True)
-        older_cursor = serializers.IntegerField(read_only=True, allow_null=True)
-        newer_cursor = serializers.IntegerField(read_only=True, allow_null=True)
-
-    @extend_schema(parameters=[SESSION_ID, MessagePageInput], responses={200: Output, 404: OpenApiResponse()})
+    @extend_schema(
+        parameters=[SESSION_ID, MessagePageInput],
+        responses={200: SharedMessagePageOutput, 404: OpenApiResponse()},
+    )
     def get(self, request: Request, session_id: str) -> Response:
         query = _input(MessagePageInput, request.query_params)
         _, page = care_access.shared_messages(
@@ -163,7 +168,7 @@ class SharedMessagesApi(APIView):
             request=request,
         )
         return Response(
-            self.Output(
+            SharedMessagePageOutput(
                 {
                     "results": page.items,
                     "has_older": page.has_older,
