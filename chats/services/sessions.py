@@ -111,14 +111,15 @@ def set_archived(*, session: ChatSession, archived: bool) -> ChatSession:
 
 
 def soft_delete_session(*, session: ChatSession) -> ChatSession:
-    """Hide a session; restorable until the retention cleanup purges it."""
+    """Hide a session; restorable until the retention cleanup purges it. Its care-team shares go
+    first (MySQL before MongoDB): a restored session is shared again only if its owner shares it."""
+    remove_conversation_shares(patient_user_id=session.user_id, session_id=session.session_id)
     moment = store.now()
     store.collection(ChatSession).update_one(
         store.owned(session), {"$set": {"deleted_at": moment, "updated_at": moment}}
     )
     session.deleted_at = session.updated_at = moment
     recent_history.purge_session_cache(user_id=session.user_id, session_id=session.session_id)
-    remove_conversation_shares(patient_user_id=session.user_id, session_id=session.session_id)
     return session
 
 
@@ -206,13 +207,13 @@ def delete_session_permanently(*, session: ChatSession) -> ErasedChats:
     in ``kept_session_ids``. Idempotent: deleting a session that is gone deletes nothing.
     """
     recent_history.purge_session_cache(user_id=session.user_id, session_id=session.session_id)
+    remove_conversation_shares(patient_user_id=session.user_id, session_id=session.session_id)
     if session.legal_hold:
         if session.deleted_at is None:
             soft_delete_session(session=session)
         logger.info("held chat session hidden, not destroyed", extra={"session_id": session.session_id})
         return ErasedChats(counts=DeletedCounts(), kept_session_ids=[session.session_id])
     counts = _delete_session_documents(session)
-    remove_conversation_shares(patient_user_id=session.user_id, session_id=session.session_id)
     logger.info(
         "chat session deleted permanently",
         extra={"session_id": session.session_id, "user_id": session.user_id, "messages": counts.messages},
