@@ -29,6 +29,7 @@ from chats.models import (
     TokenUsage,
 )
 from chats.responders.base import Reply
+from chats.responders.offline import estimate_tokens
 
 NO_REPLY = "(no reply)"
 
@@ -126,8 +127,10 @@ def message(
 
 
 def message_content(*, role: str, status: str, content: str) -> str:
-    """The text stored for a message: a failed reply without text says "(no reply)"."""
+    """The text stored for a message: a failed or stopped reply without text says "(no reply)"."""
     if role == Role.ASSISTANT and status == MessageStatus.FAILED and not content:
+        return NO_REPLY
+    if role == Role.ASSISTANT and status == MessageStatus.STOPPED and not content.strip():
         return NO_REPLY
     return content
 
@@ -176,6 +179,19 @@ def provider_text(content: str) -> tuple[str, bool]:
 def failed_reply(code: str) -> Reply:
     """The reply stored when the provider failed: no text, the error's code kept."""
     return Reply(content="", status=MessageStatus.FAILED, error_info={"code": code})
+
+
+def stopped_reply(*, content: str, prompt: str) -> Reply:
+    """The reply stored when the stream stopped early: the text so far, its tokens estimated (the
+    provider reports usage only at the end) from ``prompt`` (what the responder was sent) and the
+    text, unpriced; ``metadata.tokens_estimated`` says so."""
+    return Reply(
+        content=content,
+        status=MessageStatus.STOPPED,
+        prompt_tokens=estimate_tokens(prompt),
+        completion_tokens=estimate_tokens(content),
+        metadata={"tokens_estimated": True},
+    )
 
 
 def token_usage(

@@ -55,6 +55,7 @@ class MessageStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
+    STOPPED = "stopped", "Stopped"  # the patient stopped the streamed reply (or left): the text so far
 
 
 class VoteType(models.TextChoices):

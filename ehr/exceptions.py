@@ -58,3 +58,12 @@ class InvalidRecord(EhrError):
 
     def body(self) -> Any:
         return self.errors
+
+
+class NoCareTeam(_Shown):
+    """Sharing needs a patient record with at least one assigned clinician."""
+
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__("You have no care team to share with yet: no clinician is assigned to you.")

@@ -259,3 +259,24 @@ class Observation(PatientRecord):
             raise ValidationError(
                 {"unit": f"{label} ({self.code}) is recorded in {' or '.join(allowed)}, not {self.unit!r}."}
             )
+
+
+class ConversationShare(models.Model):
+    """One of the patient's chat conversations shared with their care team: the clinicians assigned
+    to the patient *when they read it* (``PatientProfile.clinicians``), so unassigning a clinician
+    or deleting this row revokes access at once. The conversation itself lives on MongoDB
+    (``session_id`` is its public id, no cross-database key); deleting it deletes its shares."""
+
+    patient = models.ForeignKey(PatientProfile, on_delete=models.CASCADE, related_name="conversation_shares")
+    session_id = models.CharField(max_length=64)
+    shared_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "session_id"], name="uniq_share_per_conversation")
+        ]
+        indexes = [models.Index(fields=["session_id"], name="share_session_idx")]
+
+    def __str__(self) -> str:
+        return f"conversation share #{self.pk}"

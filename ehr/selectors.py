@@ -16,7 +16,16 @@ from django.utils import timezone
 
 from accounts.models import User
 from ehr.exceptions import PatientNotFound, RecordNotFound
-from ehr.models import Allergy, Condition, Encounter, Medication, Observation, PatientProfile, PatientRecord
+from ehr.models import (
+    Allergy,
+    Condition,
+    ConversationShare,
+    Encounter,
+    Medication,
+    Observation,
+    PatientProfile,
+    PatientRecord,
+)
 from ehr.summary import EhrFact, EhrSummary
 
 RecordT = TypeVar("RecordT", bound=PatientRecord)
@@ -178,3 +187,43 @@ def medication_text(medication: Medication) -> str:
 
 def condition_text(condition: Condition) -> str:
     return f"{condition.description} ({condition.icd10_code})"
+
+
+# --- conversations shared with the care team ---------------------------------------------------------
+
+
+def conversation_share(*, patient_user_id: int, session_id: str) -> ConversationShare | None:
+    """The patient's share of this conversation, if it is shared."""
+    return ConversationShare.objects.filter(patient__user_id=patient_user_id, session_id=session_id).first()
+
+
+def care_team(*, patient_user_id: int) -> list[User]:
+    """The clinicians assigned to the patient (who a share reaches), by name."""
+    return list(
+        User.objects.filter(assigned_patients__user_id=patient_user_id, role=User.Role.CLINICIAN).order_by(
+            "username"
+        )
+    )
+
+
+def shares_for_clinician(*, clinician: Any, before: int | None, limit: int) -> list[ConversationShare]:
+    """Shares of the patients assigned to ``clinician``, newest first (``before``: a share id);
+    empty for anyone who is not a clinician. One query, with the patients' users."""
+    if not is_clinician(clinician):
+        return []
+    shares = ConversationShare.objects.filter(patient__clinicians=clinician).select_related("patient__user")
+    if before is not None:
+        shares = shares.filter(pk__lt=before)
+    return list(shares.order_by("-id")[:limit])
+
+
+def share_for_clinician(*, clinician: Any, session_id: str) -> ConversationShare | None:
+    """The share of ``session_id`` if it reaches ``clinician`` (assigned to its patient), else None."""
+    if not is_clinician(clinician):
+        return None
+    return (
+        ConversationShare.objects.filter(session_id=session_id, patient__clinicians=clinician)
+        .select_related("patient__user")
+        .order_by("id")
+        .first()
+    )

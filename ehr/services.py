@@ -19,8 +19,8 @@ from accounts.models import User
 from audit import services as audit
 from audit.models import AuditEvent
 from ehr import selectors
-from ehr.exceptions import InvalidRecord
-from ehr.models import Encounter, PatientProfile, PatientRecord
+from ehr.exceptions import InvalidRecord, NoCareTeam
+from ehr.models import ConversationShare, Encounter, PatientProfile, PatientRecord
 
 logger = logging.getLogger(__name__)
 
@@ -155,3 +155,46 @@ def _audit(
             "actor_id": audit.actor_id_of(actor),
         },
     )
+
+
+# --- conversations shared with the care team ---------------------------------------------------------
+# The chat service checks that the conversation is the patient's own before it calls these.
+
+
+@transaction.atomic
+def share_conversation(
+    *, patient_user: User, session_id: str, request: HttpRequest | None = None
+) -> ConversationShare:
+    """Share one of the patient's conversations with their care team (idempotent); NoCareTeam
+    without a patient record or an assigned clinician. Audited as a create by the patient."""
+    patient = PatientProfile.objects.filter(user_id=patient_user.pk).first()
+    if patient is None or not patient.clinicians.exists():
+        raise NoCareTeam()
+    share, created = ConversationShare.objects.get_or_create(patient=patient, session_id=session_id)
+    if created:
+        _audit(patient_user, AuditEvent.Action.CREATE, share, session_id, patient_user.pk, request)
+    return share
+
+
+@transaction.atomic
+def unshare_conversation(*, patient_user: User, session_id: str, request: HttpRequest | None = None) -> bool:
+    """Stop sharing a conversation; from the next request no clinician can read it. Whether it was shared."""
+    shares = ConversationShare.objects.filter(patient__user_id=patient_user.pk, session_id=session_id)
+    deleted, _ = shares.delete()
+    if deleted:
+        _audit(
+            patient_user, AuditEvent.Action.DELETE, ConversationShare(), session_id, patient_user.pk, request
+        )
+    return bool(deleted)
+
+
+def remove_conversation_shares(*, patient_user_id: int, session_id: str = "") -> int:
+    """The conversation (``session_id``), or all of the patient's (empty) is deleted or erased:
+    its shares go with it. Returns how many were removed."""
+    shares = ConversationShare.objects.filter(patient__user_id=patient_user_id)
+    if session_id:
+        shares = shares.filter(session_id=session_id)
+    deleted, _ = shares.delete()
+    if deleted:
+        logger.info("conversation shares removed", extra={"user_id": patient_user_id, "shares": deleted})
+    return deleted

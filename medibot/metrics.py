@@ -44,7 +44,9 @@ http_request_duration = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 chat_turns = Counter(
-    "medibot_chat_turns", "Chat turns by outcome: stored, queued (outbox) or failed (provider).", ["outcome"]
+    "medibot_chat_turns",
+    "Chat turns by outcome: stored, queued (outbox), failed (provider) or stopped (streaming).",
+    ["outcome"],
 )
 outbox_deliveries = Counter("medibot_outbox_deliveries", "Outbox entries delivered to MongoDB.")
 outbox_failures = Counter(
@@ -64,11 +66,12 @@ store_errors = Counter(
     ["store", "error"],
 )
 
-CHAT_TURN_OUTCOMES = ("stored", "queued", "failed")
+CHAT_TURN_OUTCOMES = ("stored", "queued", "failed", "stopped")
 
 
 def record_chat_turn(outcome: str) -> None:
-    """One chat turn ended: ``stored``, ``queued`` (outbox) or ``failed`` (the provider failed)."""
+    """One chat turn ended: ``stored``, ``queued`` (outbox), ``failed`` (the provider failed) or
+    ``stopped`` (the patient stopped the streamed reply, or left)."""
     chat_turns.labels(outcome=outcome).inc()
 
 
@@ -192,4 +195,3 @@ class RequestMetricsMiddleware:
             method=request.method or "", route=route, status=f"{response.status_code // 100}xx"
         ).observe(time.monotonic() - started)
         return response
-

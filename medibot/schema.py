@@ -15,6 +15,7 @@ RESOURCE_TAGS: list[tuple[str, str]] = [
     ("/api/ehr/patients/", "EHR (patients)"),
     ("/api/admin/", "Staff"),
     ("/api/chat/messages/", "Chat votes"),
+    ("/api/chat/shared", "Care team sharing"),
     ("/api/chat/sessions", "Chat sessions"),
     ("/api/conversation", "Chat sessions"),
     ("/api/chat-history", "Chat history"),

@@ -1,4 +1,4 @@
-"""The server-rendered pages: login, logout, registration and the chat page.
+"""The server-rendered pages: login, logout, registration, the chat page and a shared conversation.
 
 The chat page is a shell: its script talks to the JSON API under ``/api/chat/`` with the session
 cookie and the CSRF token. Every page is sent with the project's strict Content-Security-Policy (no
@@ -28,6 +28,7 @@ from accounts import services as accounts
 from accounts.throttling import LoginFailureThrottle, LoginThrottled
 from chats import selectors as chat_selectors
 from chats.exceptions import SessionNotFound, StoreUnavailable
+from ehr import selectors as ehr_selectors
 from web.forms import RegistrationForm
 
 SIGN_IN_PARSERS = [FormParser(), MultiPartParser()]
@@ -110,6 +111,25 @@ class ConversationPage(ChatPage):
             raise Http404("Conversation not found.") from exc
         except (StoreUnavailable, PyMongoError):
             pass
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["session_id"] = kwargs["session_id"]
+        return context
+
+
+@method_decorator(never_cache, name="dispatch")
+class SharedConversationPage(LoginRequiredMixin, TemplateView):
+    """``/shared/<session_id>``: a conversation a patient shared with their care team, read-only,
+    for a clinician assigned to that patient; anyone else gets a 404 that says nothing about it.
+    The page is a shell: web/static/web/shared.js reads it through the audited clinician API."""
+
+    template_name = "shared.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if ehr_selectors.share_for_clinician(clinician=request.user, session_id=kwargs["session_id"]) is None:
+            raise Http404("Conversation not found.")
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

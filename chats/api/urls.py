@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chats.api import backup_import_views, transfer_views, views
+from chats.api import backup_import_views, sharing_views, transfer_views, views
 
 urlpatterns = [
     # Medibot (reference 000)
@@ -32,6 +32,7 @@ urlpatterns = [
         views.SessionRestoreApi.as_view(),
         name="session-restore",
     ),
+    path("api/chat/sessions/<str:session_id>/stop", views.StopReplyApi.as_view(), name="session-stop"),
     path(
         "api/chat/sessions/<str:session_id>/permanent",
         views.SessionPermanentDeleteApi.as_view(),
@@ -49,6 +50,19 @@ urlpatterns = [
         "api/chat/sessions/<str:session_id>/token-usage",
         views.SessionTokenUsageApi.as_view(),
         name="session-token-usage",
+    ),
+    # Sharing with the care team (issue 17)
+    path("api/chat/sessions/<str:session_id>/share", sharing_views.ShareApi.as_view(), name="session-share"),
+    path("api/chat/shared", sharing_views.SharedListApi.as_view(), name="shared-conversations"),
+    path(
+        "api/chat/shared/<str:session_id>",
+        sharing_views.SharedConversationApi.as_view(),
+        name="shared-conversation",
+    ),
+    path(
+        "api/chat/shared/<str:session_id>/messages",
+        sharing_views.SharedMessagesApi.as_view(),
+        name="shared-conversation-messages",
     ),
     path("api/chat/statistics/global", views.GlobalStatisticsApi.as_view(), name="statistics-global"),
     path("api/chat/search", views.SearchApi.as_view(), name="search"),

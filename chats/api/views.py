@@ -33,7 +33,7 @@ from chats import exporters, health, recent_history, selectors, services, staff_
 from chats.api import serializers as io
 from chats.exceptions import StoreUnavailable
 from chats.models import Channel, ChatSession
-from chats.services import turn
+from chats.services import stops, turn
 
 QUEUED_DETAIL = (
     "Chat storage is temporarily unavailable: your message was saved in the outbox and will appear "
@@ -99,8 +99,15 @@ class EventStreamRenderer(BaseRenderer):
 
 
 def _sse(events: Iterator[turn.StreamEvent]) -> Iterator[str]:
-    for event in events:
-        yield f"event: {event.event}\ndata: {json.dumps(event.data)}\n\n"
+    """The turn's events as SSE; closing this (the client left) closes the turn at once, which
+    stores the reply so far as stopped and closes the provider's stream."""
+    try:
+        for event in events:
+            yield f"event: {event.event}\ndata: {json.dumps(event.data)}\n\n"
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
 
 
 class SendMessageApi(APIView):
@@ -299,6 +306,21 @@ class SessionRestoreApi(APIView):
     def post(self, request: Request, session_id: str) -> Response:
         session = selectors.get_session(user_id=_uid(request), session_id=session_id, include_deleted=True)
         return Response(io.SessionOutput(services.restore_session(session=session)).data)
+
+
+class StopReplyApi(APIView):
+    """POST asks the reply streaming in this session to stop: the stream ends with a ``stopped``
+    event and the text so far is stored with status ``stopped`` (works behind proxies that never
+    report a client leaving). 202 whether or not a reply was streaming; someone else's is a 404."""
+
+    @extend_schema(
+        parameters=[SESSION_ID],
+        request=None,
+        responses={202: OpenApiResponse(description="stop requested"), 404: OpenApiResponse()},
+    )
+    def post(self, request: Request, session_id: str) -> Response:
+        stops.request_stop(user_id=_uid(request), session_id=session_id)
+        return Response({"detail": "Stop requested."}, status=status.HTTP_202_ACCEPTED)
 
 
 class SessionPermanentDeleteApi(APIView):

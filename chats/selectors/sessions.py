@@ -238,3 +238,16 @@ def sessions_updated_between(*, since: datetime | None, until: datetime) -> list
     """Every user's sessions changed in a window (background jobs; index on ``updated_at``)."""
     window: dict[str, Any] = {"$lt": until, **({"$gte": since} if since else {})}
     return aggregate(ChatSession, {"updated_at": window}, {"deleted_at": None}, sort={"updated_at": 1})
+
+
+def live_sessions_by_id(*, user_id: int, session_ids: list[str]) -> dict[str, ChatSession]:
+    """The user's sessions among ``session_ids`` that are not deleted, by id: one index range on
+    ``uniq_session_per_user`` (a page of shared conversations reads its sessions this way)."""
+    if not session_ids:
+        return {}
+    found = aggregate(
+        ChatSession,
+        {"user_id": Int64(user_id), "session_id": {"$in": list(session_ids)}},
+        {"deleted_at": None},
+    )
+    return {session.session_id: session for session in found}

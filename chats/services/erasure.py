@@ -22,6 +22,7 @@ from chats import store
 from chats.models import ChatSession
 from chats.outbox.models import Erasure, OutboxEntry
 from chats.services.sessions import DeletedCounts, ErasedChats, clear_user_chats, delete_session_permanently
+from ehr.services import remove_conversation_shares
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def request_erasure(*, user_id: int, session_id: str = "", requested_by_id: int 
 def complete_erasure(*, erasure: Erasure) -> ErasureResult:
     """Carry out (again) a recorded erasure; an outage leaves it pending for the next attempt."""
     _purge_outbox(erasure)
+    remove_conversation_shares(patient_user_id=erasure.user_id, session_id=erasure.session_id)
     try:
         erased = _erase_documents(erasure)
     except Exception as exc:

@@ -28,6 +28,7 @@ from chats.services.validation import (
     validate_tags,
     validate_text,
 )
+from ehr.services import remove_conversation_shares
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,9 @@ def set_archived(*, session: ChatSession, archived: bool) -> ChatSession:
 
 
 def soft_delete_session(*, session: ChatSession) -> ChatSession:
-    """Hide a session; restorable until the retention cleanup purges it."""
+    """Hide a session; restorable until the retention cleanup purges it. Its care-team shares go
+    first (MySQL before MongoDB): a restored session is shared again only if its owner shares it."""
+    remove_conversation_shares(patient_user_id=session.user_id, session_id=session.session_id)
     moment = store.now()
     store.collection(ChatSession).update_one(
         store.owned(session), {"$set": {"deleted_at": moment, "updated_at": moment}}
@@ -204,6 +207,7 @@ def delete_session_permanently(*, session: ChatSession) -> ErasedChats:
     in ``kept_session_ids``. Idempotent: deleting a session that is gone deletes nothing.
     """
     recent_history.purge_session_cache(user_id=session.user_id, session_id=session.session_id)
+    remove_conversation_shares(patient_user_id=session.user_id, session_id=session.session_id)
     if session.legal_hold:
         if session.deleted_at is None:
             soft_delete_session(session=session)

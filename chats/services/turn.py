@@ -33,6 +33,7 @@ from chats.exceptions import ReplyFailed, SessionNotFound
 from chats.models import Channel, ChatMessage, ChatSession, Role, TokenUsage
 from chats.outbox import services as outbox
 from chats.responders.base import EhrSummary, Reply, Responder, ResponderError, Turn
+from chats.services import stops
 from chats.services.messages import append_message, record_reply
 from chats.services.sessions import start_session
 from chats.services.validation import validate_text
@@ -57,7 +58,7 @@ class TurnResult:
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """One server-sent event: ``token`` (a text chunk), ``done`` (ids) or ``error``."""
+    """One server-sent event: ``token`` (a text chunk), ``done`` or ``stopped`` (ids) or ``error``."""
 
     event: str
     data: dict[str, object]
@@ -118,8 +119,9 @@ def stream_turn(
     channel: str = Channel.WEB,
     responder: Responder | None = None,
 ) -> StreamedTurn:
-    """The turn with the reply streamed: the user's message is stored before this returns; the
-    reply is stored complete even if the consumer stops early (client disconnect)."""
+    """The turn with the reply streamed: the user's message is stored before this returns. A stop
+    request (``chats.services.stops``, checked between chunks) or the consumer leaving early (client
+    disconnect) closes the provider's stream and stores the text so far with status ``stopped``."""
     return _Turn(
         user_id=user_id, session_id=session_id, text=text, channel=channel, responder=responder
     ).stream()
@@ -185,6 +187,7 @@ class _Turn:
             return self.queued_stream()
         session, question, history = opened
         ehr = self.ehr()
+        stops.clear_stop(user_id=self.user_id, session_id=session.session_id)  # an earlier, late press
         return StreamedTurn(
             session_id=session.session_id, events=self.events(session, question, history, ehr)
         )
@@ -198,13 +201,21 @@ class _Turn:
     ) -> Iterator[StreamEvent]:
         chunks = self.responder.stream(history=history, message=self.text, ehr=ehr)
         reply: Reply | None = None
+        parts: list[str] = []
         stored = False
         try:
             for chunk in chunks:
                 if isinstance(chunk, Reply):
                     reply = chunk
-                else:
-                    yield StreamEvent("token", {"text": chunk})
+                    continue
+                parts.append(chunk)
+                yield StreamEvent("token", {"text": chunk})
+                if stops.stop_requested(user_id=self.user_id, session_id=session.session_id):
+                    stored = True
+                    stopped = self.store_stopped(session, question, chunks, parts, history)
+                    if stopped is not None:
+                        yield stopped
+                    return
             if reply is None:
                 raise ResponderError("the provider ended without a final reply", code="provider_malformed")
             answer, usage, queued = self.store_streamed_reply(session, question, reply)
@@ -212,39 +223,61 @@ class _Turn:
             if not queued:
                 self.wake_outbox()
                 metrics.record_chat_turn("stored")
-            yield StreamEvent(
-                "done",
-                {
-                    "session_id": session.session_id,
-                    "conversation_id": session.session_id,
-                    "user_message_id": question.message_id,
-                    "assistant_message_id": answer.message_id,
-                    "total_tokens": usage.total_tokens if usage else 0,
-                    "queued": queued,
-                },
-            )
+            yield StreamEvent("done", self.ids_of(session, question, answer, usage, queued=queued))
         except ResponderError as error:
             failure = self.failed(session, question, error)
             stored = True
             yield StreamEvent("error", {"detail": failure.message, **failure.extra})
         finally:
-            if not stored:
-                self.finish_after_disconnect(session, question, chunks, reply)
+            if not stored:  # the client went away mid-stream (or the loop broke): what came is kept
+                self.store_stopped(session, question, chunks, parts, history)
 
-    def finish_after_disconnect(
-        self, session: ChatSession, question: ChatMessage, chunks: Iterator[str | Reply], reply: Reply | None
-    ) -> None:
-        """The client went away mid-stream: let the provider finish and store the whole reply."""
+    def ids_of(
+        self,
+        session: ChatSession,
+        question: ChatMessage,
+        answer: ChatMessage,
+        usage: TokenUsage | None,
+        *,
+        queued: bool,
+    ) -> dict[str, object]:
+        return {
+            "session_id": session.session_id,
+            "conversation_id": session.session_id,
+            "user_message_id": question.message_id,
+            "assistant_message_id": answer.message_id,
+            "total_tokens": usage.total_tokens if usage else 0,
+            "queued": queued,
+        }
+
+    def store_stopped(
+        self,
+        session: ChatSession,
+        question: ChatMessage,
+        chunks: Iterator[str | Reply],
+        parts: list[str],
+        history: list[Turn],
+    ) -> StreamEvent | None:
+        """The reply stopped (a stop request, or the client left): close the provider's stream —
+        its upstream request — and store the text so far as a ``stopped`` reply with its tokens as
+        far as known. None when the session was deleted meanwhile (nothing left to store into)."""
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+        stops.clear_stop(user_id=self.user_id, session_id=session.session_id)
+        prompt = "\n".join([*(turn.content for turn in history), self.text])
+        reply = builders.stopped_reply(content="".join(parts), prompt=prompt)
         try:
-            for chunk in chunks:
-                if isinstance(chunk, Reply):
-                    reply = chunk
-            if reply is not None:
-                self.store_streamed_reply(session, question, reply)
-        except ResponderError as error:
-            self.failed(session, question, error)
+            answer, usage, queued = self.store_streamed_reply(session, question, reply)
         except SessionNotFound:
             logger.info("session deleted during a streamed reply", extra={"session_id": session.session_id})
+            return None
+        logger.info(
+            "streamed reply stopped",
+            extra={"session_id": session.session_id, "message_id": answer.message_id},
+        )
+        metrics.record_chat_turn("stopped")
+        return StreamEvent("stopped", self.ids_of(session, question, answer, usage, queued=queued))
 
     # --- steps -------------------------------------------------------------------------------------------
 

@@ -39,11 +39,13 @@ class FakeLlmServer:
     delay_seconds: float = 0.0  # wait before answering (to exceed the client's timeout)
     malformed: bool = False  # answer with invalid JSON (in the SSE data lines too)
     omit_done: bool = False  # end the SSE stream without ``data: [DONE]``
+    chunk_delay_seconds: float = 0.0  # wait between two SSE chunks (a slow stream, to stop)
     requests: list[RecordedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._broken = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-llm", daemon=True
@@ -81,6 +83,17 @@ class FakeLlmServer:
     def wait(self) -> None:
         if self.delay_seconds:
             self._stopping.wait(self.delay_seconds)
+
+    def pause_between_chunks(self) -> None:
+        if self.chunk_delay_seconds:
+            self._stopping.wait(self.chunk_delay_seconds)
+
+    def stream_broken(self) -> None:
+        self._broken.set()
+
+    def wait_for_broken_stream(self, timeout: float) -> bool:
+        """Whether a client closed a stream before its end (within ``timeout`` seconds)."""
+        return self._broken.wait(timeout)
 
     def completion(self) -> bytes:
         if self.malformed:
@@ -157,9 +170,14 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
-            for line in lines:
-                self.wfile.write(line)
-                self.wfile.flush()
+            try:
+                for line in lines:
+                    self.wfile.write(line)
+                    self.wfile.flush()
+                    fake.pause_between_chunks()
+            except (BrokenPipeError, ConnectionResetError):
+                fake.stream_broken()  # the client closed its request mid-stream
+                raise
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests assert on ``fake.requests`` instead."""

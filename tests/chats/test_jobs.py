@@ -31,6 +31,7 @@ def age(session: ChatSession, *, deleted_days: int | None = None, updated_days: 
     )
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # deleting removes care-team shares (MySQL)
 def test_cleanup_purges_old_soft_deleted_and_archives_inactive_but_never_legal_holds(
     settings: object,
 ) -> None:
@@ -61,6 +62,7 @@ def test_cleanup_purges_old_soft_deleted_and_archives_inactive_but_never_legal_h
     assert ChatSession.objects.get(pk=active.pk).is_archived is False
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # deleting removes care-team shares (MySQL)
 def test_retention_purge_mode_deletes_inactive_sessions(settings: object) -> None:
     settings.CHAT_RETENTION_ACTION = "purge"  # type: ignore[attr-defined]
     inactive = session_with_messages(messages=3)

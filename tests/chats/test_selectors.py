@@ -178,6 +178,7 @@ def test_search_is_case_accent_and_stem_insensitive_and_needs_every_word() -> No
     assert [hit.message.order for hit in newest_first.messages] == [2, 1]
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # deleting removes care-team shares (MySQL)
 def test_search_finds_titles_and_never_other_users_or_deleted_sessions() -> None:
     mine = services.start_session(user_id=next_user_id(), title="Blood pressure diary")
     services.append_message(session=mine, role=Role.USER, content="my blood pressure is 150/95")

@@ -138,6 +138,7 @@ def test_failed_reply_is_stored_as_failed_without_usage() -> None:
     assert stored.error_info == {"code": "provider_timeout"}
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # deleting removes care-team shares (MySQL)
 def test_appending_to_a_deleted_session_is_refused_and_writes_nothing() -> None:
     session = session_with_messages(messages=1)
     services.soft_delete_session(session=session)
@@ -176,6 +177,7 @@ def test_update_session_changes_only_allowed_fields() -> None:
     assert ChatSession.objects.get(pk=session.pk).message_count == 0
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # deleting removes care-team shares (MySQL)
 def test_soft_delete_hides_and_restore_brings_back() -> None:
     session = session_with_messages(messages=2)
     services.soft_delete_session(session=session)
@@ -185,6 +187,7 @@ def test_soft_delete_hides_and_restore_brings_back() -> None:
     assert selectors.get_session(user_id=session.user_id, session_id=session.session_id).message_count == 2
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # deleting removes care-team shares (MySQL)
 def test_permanent_delete_removes_messages_votes_and_usage() -> None:
     session = services.start_session(user_id=next_user_id())
     _, assistant, _ = exchange(session=session, user_content="hi", reply=reply())
@@ -199,6 +202,7 @@ def test_permanent_delete_removes_messages_votes_and_usage() -> None:
     assert ChatMessage.objects.filter(session_id=keep.pk).count() == 2
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # deleting removes care-team shares (MySQL)
 def test_clear_user_chats_leaves_other_users_alone() -> None:
     mine = session_with_messages(messages=3)
     theirs = session_with_messages(messages=2)

@@ -22,6 +22,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from chats.services import sharing
 from tests.security.conftest import (
     RECORD_MODELS,
     SHARED_WORD,
@@ -41,6 +42,7 @@ OWNER_COLLECTION = "owner collection"
 STAFF = "staff"
 ADMIN = "admin"
 METRICS_TOKEN = "metrics token or network"  # tests/medibot/test_metrics.py
+CARE_TEAM = "care team"  # a conversation Alice shared: her assigned clinician reads it, nobody else
 
 EHR_BODIES: dict[str, dict[str, Any]] = {
     "allergies": {"substance": "Intrudermycin", "reaction": "pwned"},
@@ -79,6 +81,7 @@ ACCESS: dict[str, str] = {
     "api/chat/search": OWNER_COLLECTION,
     "api/chat/export": OWNER_COLLECTION,
     "api/chat/token-usage": OWNER_COLLECTION,
+    "api/chat/shared": OWNER_COLLECTION,
     "whatsapp/link/": OWNER_COLLECTION,
     # one owner's object
     "api/chat": OWNER_OBJECT,
@@ -93,6 +96,8 @@ ACCESS: dict[str, str] = {
     "api/chat/sessions/<str:session_id>/statistics": OWNER_OBJECT,
     "api/chat/sessions/<str:session_id>/export": OWNER_OBJECT,
     "api/chat/sessions/<str:session_id>/token-usage": OWNER_OBJECT,
+    "api/chat/sessions/<str:session_id>/stop": OWNER_OBJECT,
+    "api/chat/sessions/<str:session_id>/share": OWNER_OBJECT,
     "api/chat/messages/<str:message_id>/vote": OWNER_OBJECT,
     "api/chat/erasures/<int:erasure_id>": OWNER_OBJECT,
     "c/<str:session_id>": OWNER_OBJECT,
@@ -100,6 +105,10 @@ ACCESS: dict[str, str] = {
     **{f"api/ehr/me/{kind}/": OWNER_COLLECTION for kind in RECORD_MODELS},
     **{f"api/ehr/patients/<int:patient_id>/{kind}/": OWNER_OBJECT for kind in RECORD_MODELS},
     **{f"api/ehr/patients/<int:patient_id>/{kind}/<int:record_id>/": OWNER_OBJECT for kind in RECORD_MODELS},
+    # a conversation shared with the care team
+    "api/chat/shared/<str:session_id>": CARE_TEAM,
+    "api/chat/shared/<str:session_id>/messages": CARE_TEAM,
+    "shared/<str:session_id>": CARE_TEAM,
     # staff
     "api/chat/statistics/global": STAFF,
     "api/chat/cleanup": STAFF,
@@ -120,6 +129,8 @@ OBJECT_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("api/chat/sessions/<str:session_id>", "put"): {"title": "pwned", "is_archived": True},
     ("api/chat/sessions/<str:session_id>", "patch"): {"title": "pwned", "tags": ["pwned"]},
     ("api/chat/sessions/<str:session_id>/restore", "post"): {},
+    ("api/chat/sessions/<str:session_id>/stop", "post"): {},
+    ("api/chat/sessions/<str:session_id>/share", "post"): {},
     ("api/chat/messages/<str:message_id>/vote", "post"): {"vote_type": "down", "reason": "pwned"},
     ("api/ehr/patients/<int:patient_id>/", "patch"): {"blood_type": "AB-", "sex": "male"},
     **{(f"api/ehr/patients/<int:patient_id>/{kind}/", "post"): body for kind, body in EHR_BODIES.items()},
@@ -147,6 +158,7 @@ COLLECTION_CASES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, str]] 
     ("api/chat/search", "get"): (f"?q={SHARED_WORD}", None, "bobsleigh"),
     ("api/chat/export", "get"): ("", None, "bobsleigh"),
     ("api/chat/token-usage", "get"): ("", None, '"total_tokens":18'),
+    ("api/chat/shared", "get"): ("", None, '"results":[]'),
     ("whatsapp/link/", "get"): ("", None, "Link your WhatsApp number"),
     ("whatsapp/link/", "post"): ("", {"code": "ABCD-2345"}, "unknown, already used or expired"),
     **{(f"api/ehr/me/{kind}/", "get"): ("", None, "results") for kind in RECORD_MODELS},
@@ -425,3 +437,22 @@ def test_admin_opens_for_staff(world: World) -> None:
     client = Client()
     client.force_login(superuser)
     assert client.get(f"/admin/chats/chatsession/{world.session.pk}/change/").status_code == 200
+
+
+# --- a conversation shared with the care team ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", sorted(p for p, kind in ACCESS.items() if kind == CARE_TEAM))
+def test_a_shared_conversation_is_404_to_everyone_but_the_assigned_clinician(
+    world: World, pattern: str
+) -> None:
+    route = next(route for route in routes() if route.pattern == pattern)
+    url = route.url(object_values(world, route))
+    assert signed_in(world.clinician, route).get(url).status_code == 404, "not shared yet"
+
+    sharing.share_session(user=world.alice, session_id=world.session.session_id)
+
+    others = [world.alice, *intruders(world), world.staff]
+    answers = [(user.username, signed_in(user, route).get(url).status_code) for user in others]
+    assert all(status == 404 for _, status in answers), answers
+    assert signed_in(world.clinician, route).get(url).status_code == 200

@@ -86,6 +86,7 @@
     olderLoading: false,
     opening: null, // the promise of the conversation being loaded, if any
     sending: false,
+    stream: null, // the reply streaming in: {controller, sessionId, stopping} (see "stopping a reply")
     sessions: new Map(),
     sessionsCursor: null,
     sessionsDone: false,
@@ -138,7 +139,7 @@
     return new ApiError(response.status, message, retryAfter);
   }
 
-  function request(path, { method = "GET", body, accept = "application/json" } = {}) {
+  function request(path, { method = "GET", body, accept = "application/json", signal } = {}) {
     const headers = { Accept: accept };
     if (method !== "GET") headers["X-CSRFToken"] = csrfToken;
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -147,6 +148,7 @@
       headers,
       credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
     });
   }
 
@@ -561,6 +563,7 @@
     const body = element("div", "message-text");
     item.append(header, body);
     setMessageTime(item, message.created_at);
+    if (message.status === "stopped") markStopped(item);
     if (message.status === "failed") {
       item.classList.add("message--failed");
       setMessageText(item, message.content || "Medibot could not answer this message. Please try again.");
@@ -800,6 +803,7 @@
     state.sending = sending;
     ui.send.disabled = sending;
     ui.composer.setAttribute("aria-busy", String(sending));
+    showStopButton(sending);
   }
 
   function failReply(item, text) {
@@ -905,12 +909,14 @@
     scrollToBottom();
     const body = { message: text };
     if (state.session) body.session_id = state.session.session_id;
+    const stream = startStream();
     let response;
     try {
       response = await request("/api/chat/send?stream=true", {
         method: "POST",
         body,
         accept: "application/json, text/event-stream", // errors and queued turns come as JSON
+        signal: stream.controller.signal,
       });
       checkSignedIn(response);
     } catch (error) {
@@ -927,6 +933,7 @@
       const type = response.headers.get("Content-Type") || "";
       if (response.status === 200 && type.startsWith("text/event-stream")) {
         newConversationStarted(response.headers.get("X-Session-Id"), generation);
+        streamHasSession(stream, response.headers.get("X-Session-Id"));
         await streamReply(response, text, userItem, botItem, generation);
       } else {
         const data = await readJson(response);
@@ -940,6 +947,7 @@
       const message = error instanceof ApiError ? error.message : "Something went wrong. Please try again.";
       keepTyped(text, `${message}${/\.$/.test(message) ? "" : "."} Your message is still in the box.`);
     } finally {
+      state.stream = null;
       setSending(false);
       ui.input.focus();
     }
@@ -973,15 +981,82 @@
           failReply(botItem, detail);
           keepTyped(typed, `${detail} Your message is still in the box.`);
           if (data.session_id) turnStored(data.session_id);
+        } else if (name === "stopped") {
+          finished = true;
+          replyStopped(userItem, botItem, content, data);
         }
       });
     } catch (error) {
       // the connection dropped mid-reply: handled below like an unfinished stream
     }
-    if (!finished) {
+    if (!finished && state.stream && state.stream.stopping) {
+      replyStopped(userItem, botItem, content, null); // the stop request failed: we hung up instead
+    } else if (!finished) {
       failReply(botItem, "The reply was interrupted. Reload the conversation to see whether it was saved.");
       keepTyped(typed, "The connection was lost before the reply finished. Your message is still in the box.");
     }
+  }
+
+  // --- stopping a reply ---------------------------------------------------------------------------
+  /* While a reply streams the Send button is a Stop button. Stop asks the server to stop
+   * (POST .../stop: works behind proxies that never report a client leaving); if that request
+   * fails the page hangs up, and the server stores the text so far as stopped either way. */
+
+  function startStream() {
+    state.stream = { controller: new AbortController(), sessionId: null, stopping: false };
+    return state.stream;
+  }
+
+  function streamHasSession(stream, sessionId) {
+    stream.sessionId = sessionId;
+    if (stream.stopping) requestStop(stream); // Stop was pressed before the reply began
+  }
+
+  function showStopButton(streaming) {
+    ui.send.textContent = streaming ? "Stop" : "Send";
+    ui.send.classList.toggle("composer-send--stop", streaming);
+    ui.send.dataset.mode = streaming ? "stop" : "send";
+    ui.send.disabled = false;
+  }
+
+  function stopReply() {
+    const stream = state.stream;
+    if (!stream || stream.stopping) return;
+    stream.stopping = true;
+    ui.send.disabled = true;
+    announce("Stopping the reply…");
+    if (stream.sessionId) requestStop(stream);
+  }
+
+  async function requestStop(stream) {
+    try {
+      await api(`${sessionPath(stream.sessionId)}/stop`, { method: "POST" });
+    } catch (error) {
+      stream.controller.abort();
+    }
+  }
+
+  function markStopped(item) {
+    item.classList.add("message--stopped");
+    const header = item.querySelector(".message-author");
+    if (header && !header.querySelector(".message-badge--stopped")) {
+      header.append(element("span", "message-badge message-badge--stopped", "Stopped"));
+    }
+  }
+
+  function replyStopped(userItem, botItem, content, data) {
+    botItem.classList.remove("message--streaming");
+    botItem.removeAttribute("aria-busy");
+    setMessageText(botItem, content || "(no reply)");
+    markStopped(botItem);
+    announce("The reply was stopped.");
+    if (!data) return;
+    userItem.dataset.messageId = data.user_message_id;
+    botItem.dataset.messageId = data.assistant_message_id;
+    messageActions(userItem, null);
+    messageActions(botItem, data.assistant_message_id);
+    turnStored(data.session_id);
+    stampStreamedTurn(data.session_id, [userItem, botItem]);
   }
 
   // --- votes, rename, pin, archive, delete ----------------------------------------------------------
@@ -1275,6 +1350,11 @@
   ui.composer.addEventListener("submit", (event) => {
     event.preventDefault();
     sendMessage(ui.input.value);
+  });
+  ui.send.addEventListener("click", (event) => {
+    if (ui.send.dataset.mode !== "stop") return;
+    event.preventDefault(); // Stop, not a submit
+    stopReply();
   });
   ui.input.addEventListener("input", fitComposer);
   ui.input.addEventListener("keydown", (event) => {
