@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from chats import selectors
 from chats.exceptions import InvalidChatInput
-from chats.models import ChatMessage, ChatSession
+from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 
 SESSION_FORMATS = ("json", "csv", "md", "txt")
 ALL_FORMATS = ("json", "ndjson", "zip")
@@ -62,7 +62,49 @@ def session_data(session: ChatSession) -> dict[str, Any]:
     }
 
 
-def message_data(message: ChatMessage, session: ChatSession) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SessionExtras:
+    """The owner's votes and the token usage of one session, by message pk (read once per session)."""
+
+    votes: dict[Any, MessageVote]
+    usage: dict[Any, TokenUsage]
+
+    @classmethod
+    def of(cls, session: ChatSession) -> SessionExtras:
+        return cls(
+            votes=selectors.session_votes(session=session),
+            usage=selectors.session_token_usage(session=session),
+        )
+
+
+def vote_data(vote: MessageVote | None) -> dict[str, Any] | None:
+    if vote is None:
+        return None
+    return {
+        "vote_type": vote.vote_type,
+        "reason": vote.reason,
+        "created_at": _iso(vote.created_at),
+        "updated_at": _iso(vote.updated_at),
+    }
+
+
+def usage_data(usage: TokenUsage | None) -> dict[str, Any] | None:
+    if usage is None:
+        return None
+    return {
+        "model": usage.model,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "cost": str(usage.cost),
+        "created_at": _iso(usage.created_at),
+    }
+
+
+def message_data(
+    message: ChatMessage, session: ChatSession, extras: SessionExtras | None = None
+) -> dict[str, Any]:
+    """A message as every re-importable export writes it (``--source medibot`` reads it back)."""
     return {
         "message_id": message.message_id,
         "session_id": session.session_id,
@@ -74,10 +116,13 @@ def message_data(message: ChatMessage, session: ChatSession) -> dict[str, Any]:
         "source_documents": message.source_documents,
         "agent_steps": message.agent_steps,
         "attachments": message.attachments,
+        "error_info": message.error_info,
         "metadata": message.metadata,
         "parent_message_id": message.parent_message_id,
         "content_hash": message.content_hash,
         "created_at": _iso(message.created_at),
+        "vote": vote_data(extras.votes.get(message.pk)) if extras else None,
+        "usage": usage_data(extras.usage.get(message.pk)) if extras else None,
     }
 
 
@@ -89,9 +134,10 @@ def render_session(session: ChatSession, fmt: str) -> Iterator[str]:
     """The export of one session as text chunks (messages fetched in bounded batches)."""
     messages = selectors.iter_session_messages(session=session)
     if fmt == "json":
+        extras = SessionExtras.of(session)
         yield '{"data": {"session": ' + json.dumps(session_data(session)) + ', "messages": ['
         for index, message in enumerate(messages):
-            yield ("," if index else "") + json.dumps(message_data(message, session))
+            yield ("," if index else "") + json.dumps(message_data(message, session, extras))
         yield "]}}"
     elif fmt == "csv":
         buffer = io.StringIO()
@@ -142,9 +188,10 @@ def _all_sessions(user_id: int) -> Iterator[ChatSession]:
 def ndjson_lines(user_id: int) -> Iterator[str]:
     """All of a user's sessions, one JSON document per line: a session, then its messages."""
     for session in _all_sessions(user_id):
+        extras = SessionExtras.of(session)
         yield json.dumps({"type": "session", **session_data(session)}) + "\n"
         for message in selectors.iter_session_messages(session=session):
-            yield json.dumps({"type": "message", **message_data(message, session)}) + "\n"
+            yield json.dumps({"type": "message", **message_data(message, session, extras)}) + "\n"
 
 
 def zip_archive(user_id: int) -> IO[bytes]:

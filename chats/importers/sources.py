@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from chats.importers.records import Batch
 from chats.importers.users import UserMap
 
-SOURCES = ("mysql", "mysql-sessions", "sqlite", "json", "chatgpt")
+SOURCES = ("mysql", "mysql-sessions", "sqlite", "json", "chatgpt", "medibot")
 
 
 class Source(Protocol):
@@ -83,4 +83,8 @@ def open_source(
         if not username:
             raise ValueError("--source chatgpt needs --user USERNAME (the account that owns the export)")
         return ChatGPTExportSource(path=Path(path), username=username)
+    if kind == "medibot":
+        from chats.importers.medibot_export import MedibotExportSource
+
+        return MedibotExportSource(path=Path(path), username=username, user_map=mapping)
     raise ValueError(f"--source must be one of {', '.join(SOURCES)}")
