@@ -21,12 +21,21 @@ from django.core.management.base import CommandError
 
 from accounts.models import User
 from chats import backups, exporters, selectors, services, store
+from chats.importers import runs
 from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 from chats.responders.base import Reply
 from tests.chats.factories import exchange
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_migration_collections() -> None:
+    """The run, lock and quarantine collections have no Django model, so no flush empties them."""
+    database = store.database()
+    for name in (runs.RUNS, runs.LOCKS, runs.ITEMS, runs.QUARANTINE):
+        database[name].delete_many({})
 
 
 @dataclass
