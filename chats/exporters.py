@@ -8,7 +8,7 @@ import io
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -17,8 +17,10 @@ from chats import selectors
 from chats.exceptions import InvalidChatInput
 from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 
-SESSION_FORMATS = ("json", "csv", "md", "txt")
-ALL_FORMATS = ("json", "ndjson", "zip")
+SESSION_FORMATS = ("json", "csv", "md", "txt", "pdf", "openwebui")
+ALL_FORMATS = ("json", "ndjson", "zip", "openwebui")
+# What the "export all" zip may add next to its re-importable ``sessions/*.json`` (``include=md,pdf``).
+ZIP_EXTRAS = ("md", "pdf")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ FILES = {
     "txt": ExportFile("text/plain; charset=utf-8", "txt"),
     "ndjson": ExportFile("application/x-ndjson", "ndjson"),
     "zip": ExportFile("application/zip", "zip"),
+    "pdf": ExportFile("application/pdf", "pdf"),
+    "openwebui": ExportFile("application/json", "openwebui.json"),
 }
 
 
@@ -160,14 +164,129 @@ def render_session(session: ChatSession, fmt: str) -> Iterator[str]:
             buffer.truncate()
         yield buffer.getvalue()
     elif fmt == "md":
-        yield f"# {session.title or 'Conversation'}\n\n"
-        yield f"_Session {session.session_id}, exported from Medibot. Not medical advice._\n\n"
-        for message in messages:
-            yield f"### {message.role.capitalize()} — {_iso(message.created_at)}\n\n{message.content}\n\n"
+        yield from clinician_markdown(session, messages)
+    elif fmt == "openwebui":
+        yield "[" + json.dumps(open_webui_chat(session, messages), ensure_ascii=False) + "]"
+    elif fmt == "pdf":
+        raise InvalidChatInput("pdf is binary: use render_session_bytes.")
     else:
         yield f"{session.title or 'Conversation'}\n{'=' * max(3, len(session.title or 'Conversation'))}\n\n"
         for message in messages:
             yield f"[{_iso(message.created_at)}] {message.role}: {message.content}\n\n"
+
+
+def render_session_bytes(session: ChatSession, fmt: str) -> Iterator[bytes]:
+    """``render_session`` as bytes, the PDF included (built whole: a PDF has its index at the end)."""
+    if fmt == "pdf":
+        # Imported here: ReportLab loads only when someone asks for a PDF.
+        from chats.pdf_export import session_pdf
+
+        yield session_pdf(session=session, messages=selectors.iter_session_messages(session=session))
+        return
+    for chunk in render_session(session, fmt):
+        yield chunk.encode()
+
+
+ROLE_NAMES = {"user": "Patient", "assistant": "Medibot", "system": "System", "tool": "Tool"}
+
+
+def citation_lines(message: ChatMessage) -> list[str]:
+    """The sources of a reply, one readable line each (title, page, link when present)."""
+    lines = []
+    for source in message.source_documents or []:
+        if not isinstance(source, dict):
+            lines.append(str(source))
+            continue
+        name = (
+            source.get("title") or source.get("name") or source.get("pdf") or source.get("source") or "source"
+        )
+        parts = [str(name)]
+        if source.get("page") not in (None, ""):
+            parts.append(f"p. {source['page']}")
+        if source.get("url"):
+            parts.append(str(source["url"]))
+        lines.append(", ".join(parts))
+    return lines
+
+
+def clinician_markdown(session: ChatSession, messages: Iterable[ChatMessage]) -> Iterator[str]:
+    """A conversation to hand to a clinician: title, dates, who said what and when, sources."""
+    yield f"# {session.title or 'Conversation'}\n\n"
+    yield (
+        f"- Started: {_iso(session.created_at)}\n- Last message: {_iso(session.last_message_at)}\n"
+        f"- Messages: {session.message_count}\n- Session: {session.session_id}\n\n"
+    )
+    yield "_Exported from Medibot. Not medical advice._\n\n"
+    for message in messages:
+        role = ROLE_NAMES.get(message.role, message.role.capitalize())
+        model = f" ({message.model})" if message.model else ""
+        yield f"### {role}{model} — {_iso(message.created_at)}\n\n{message.content}\n\n"
+        for attachment in message.attachments or []:
+            if isinstance(attachment, dict) and attachment.get("name"):
+                yield f"- Attachment: {attachment['name']}\n"
+        citations = citation_lines(message)
+        if citations:
+            yield "\n**Sources**\n\n" + "".join(f"{n}. {line}\n" for n, line in enumerate(citations, 1))
+        yield "\n"
+
+
+def _epoch(moment: datetime | None) -> int:
+    return int(moment.timestamp()) if moment else 0
+
+
+def open_webui_chat(session: ChatSession, messages: Iterable[ChatMessage]) -> dict[str, Any]:
+    """One session in Open WebUI's import shape (Settings → Chats → Import; ``--source openwebui``
+    reads it back): the ``history.messages`` tree of the thread and ``currentId`` on its last message."""
+    history: dict[str, dict[str, Any]] = {}
+    previous: str | None = None
+    models: list[str] = []
+    for message in messages:
+        entry: dict[str, Any] = {
+            "id": message.message_id,
+            "parentId": previous,
+            "childrenIds": [],
+            "role": message.role,
+            "content": message.content,
+            "timestamp": _epoch(message.created_at),
+        }
+        if message.model:
+            entry["model"] = message.model
+            models += [] if message.model in models else [message.model]
+        if message.source_documents:
+            entry["sources"] = message.source_documents
+        if message.attachments:
+            entry["files"] = message.attachments
+        if previous is not None:
+            history[previous]["childrenIds"].append(message.message_id)
+        history[message.message_id] = entry
+        previous = message.message_id
+    return {
+        "id": session.session_id,
+        "title": session.title,
+        "chat": {
+            "id": session.session_id,
+            "title": session.title,
+            "models": models,
+            "history": {"messages": history, "currentId": previous},
+            "messages": list(history.values()),
+            "tags": list(session.tags),
+            "timestamp": _epoch(session.created_at) * 1000,
+        },
+        "created_at": _epoch(session.created_at),
+        "updated_at": _epoch(session.updated_at),
+        "archived": session.is_archived,
+        "pinned": session.is_pinned,
+        "meta": {"tags": list(session.tags)},
+    }
+
+
+def open_webui_lines(user_id: int) -> Iterator[str]:
+    """All of a user's sessions as one Open WebUI export (a JSON array), one session at a time."""
+    yield "["
+    for index, session in enumerate(_all_sessions(user_id)):
+        chat = open_webui_chat(session, selectors.iter_session_messages(session=session))
+        yield ("," if index else "") + json.dumps(chat, ensure_ascii=False)
+    yield "]"
 
 
 def _csv_safe(text: str) -> str:
@@ -194,8 +313,9 @@ def ndjson_lines(user_id: int) -> Iterator[str]:
             yield json.dumps({"type": "message", **message_data(message, session, extras)}) + "\n"
 
 
-def zip_archive(user_id: int) -> IO[bytes]:
-    """A zip with one JSON file per session and ``manifest.json`` holding their SHA-256 sums.
+def zip_archive(user_id: int, *, include: tuple[str, ...] = ()) -> IO[bytes]:
+    """A zip with one JSON file per session and ``manifest.json`` holding their SHA-256 sums;
+    ``include`` adds each session as Markdown (``markdown/``) and/or PDF (``pdf/``), also listed.
 
     Spooled to disk past 16 MB, so memory stays bounded whatever the history's size.
     """
@@ -211,6 +331,12 @@ def zip_archive(user_id: int) -> IO[bytes]:
                     digest.update(data)
                     entry.write(data)
             manifest["files"].append({"name": name, "sha256": digest.hexdigest()})
+            for fmt in include:
+                folder = "markdown" if fmt == "md" else fmt
+                data = b"".join(render_session_bytes(session, fmt))
+                extra = f"{folder}/{session.session_id}.{FILES[fmt].extension}"
+                archive.writestr(extra, data)
+                manifest["files"].append({"name": extra, "sha256": hashlib.sha256(data).hexdigest()})
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))
     spool.seek(0)
     return spool

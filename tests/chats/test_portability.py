@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from rest_framework.test import APIClient
 
 from accounts.models import User
 from chats import backups, exporters, selectors, services, store
@@ -25,7 +26,7 @@ from chats.importers import runs
 from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 from chats.responders.base import Reply
 from tests.chats.factories import exchange
-from tests.factories import make_user
+from tests.factories import make_user, token_for
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
 
@@ -36,6 +37,16 @@ def fresh_migration_collections() -> None:
     database = store.database()
     for name in (runs.RUNS, runs.LOCKS, runs.ITEMS, runs.QUARANTINE):
         database[name].delete_many({})
+
+
+@pytest.fixture
+def client_for_user() -> Any:
+    def client(user: User) -> APIClient:
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+        return api
+
+    return client
 
 
 @dataclass
@@ -318,3 +329,111 @@ def test_export_file_hash_is_the_manifest_hash(tmp_path: Path) -> None:
     exported = json.loads(data)["data"]["messages"][1]
     assert (exported["vote"]["vote_type"], exported["usage"]["prompt_tokens"]) == ("down", 120)
     assert ChatMessage.objects.filter(user_id=alice.pk).count() == 3
+
+
+# --- formats people can use elsewhere ------------------------------------------------------------
+
+
+def test_the_clinician_markdown_has_title_dates_roles_text_and_sources(client_for_user: Any) -> None:
+    alice = make_user(username="alice-md")
+    session = rich_session(alice)
+
+    response = client_for_user(alice).get(f"/api/chat/sessions/{session.session_id}/export?format=md")
+
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    assert body.startswith("# Blood pressure ☕ Grüße\n")
+    assert f"- Started: {session.created_at.isoformat()}" in body
+    assert "### Patient — " in body
+    assert "### Medibot (gpt-4o-mini) — " in body
+    assert "It is *high-normal*." in body
+    assert "1. ESC 2024, p. 7, https://example.test/esc" in body
+    assert "- Attachment: log.pdf" in body
+
+
+def test_the_pdf_export_is_a_titled_pdf_that_grows_with_the_conversation(client_for_user: Any) -> None:
+    alice = make_user(username="alice-pdf")
+    session = rich_session(alice, title="Blood pressure review")
+    short = client_for_user(alice).get(f"/api/chat/sessions/{session.session_id}/export?format=pdf")
+    first = b"".join(short.streaming_content)
+    for number in range(60):
+        services.append_message(session=session, role="user", content=f"Reading {number}: 128/82 — ünïcödé ✓")
+
+    longer = b"".join(
+        client_for_user(alice)
+        .get(f"/api/chat/sessions/{session.session_id}/export?format=pdf")
+        .streaming_content
+    )
+
+    assert (short.status_code, short["Content-Type"]) == (200, "application/pdf")
+    assert f'filename="medibot-chat-{session.session_id}.pdf"' in short["Content-Disposition"]
+    assert first.startswith(b"%PDF-")
+    assert first.rstrip().endswith(b"%%EOF")
+    assert b"(Blood pressure review)" in first
+    assert longer.count(b"/Type /Page\n") > first.count(b"/Type /Page\n") >= 1
+
+
+def test_another_users_session_is_404_in_every_format(client_for_user: Any) -> None:
+    alice, mallory = make_user(username="alice-404"), make_user(username="mallory-404")
+    session = rich_session(alice)
+
+    for fmt in exporters.SESSION_FORMATS:
+        response = client_for_user(mallory).get(
+            f"/api/chat/sessions/{session.session_id}/export?format={fmt}"
+        )
+        assert response.status_code == 404, fmt
+
+
+def test_the_export_all_zip_can_add_markdown_and_pdf_and_still_imports(
+    client_for_user: Any, tmp_path: Path
+) -> None:
+    alice = make_user(username="alice-zip-extra")
+    session = rich_session(alice)
+    response = client_for_user(alice).get("/api/chat/export?format=zip&include=md,pdf")
+    export = tmp_path / "export.zip"
+    export.write_bytes(b"".join(response.streaming_content))
+    with zipfile.ZipFile(export) as archive:
+        listed = {entry["name"] for entry in json.loads(archive.read("manifest.json"))["files"]}
+    bob = make_user(username="bob-zip-extra")
+
+    result = migrate_chats("--source", "medibot", "--path", str(export), "--user", "bob-zip-extra")
+
+    assert listed == {
+        f"sessions/{session.session_id}.json",
+        f"markdown/{session.session_id}.md",
+        f"pdf/{session.session_id}.pdf",
+    }
+    assert result.code == 0, result.err
+    assert document(bob.pk, session.session_id) == document(alice.pk, session.session_id)
+    assert client_for_user(alice).get("/api/chat/export?format=zip&include=exe").status_code == 400
+
+
+def test_the_open_webui_export_imports_into_open_webui_shape_and_back(
+    client_for_user: Any, tmp_path: Path
+) -> None:
+    alice = make_user(username="alice-owui-out")
+    session = rich_session(alice)
+    response = client_for_user(alice).get("/api/chat/export?format=openwebui")
+    export = tmp_path / "medibot-chats.openwebui.json"
+    export.write_bytes(b"".join(response.streaming_content))
+    chats = json.loads(export.read_text())
+    history = chats[0]["chat"]["history"]
+    bob = make_user(username="bob-owui-in")
+
+    result = migrate_chats("--source", "openwebui", "--path", str(export), "--user", "bob-owui-in")
+
+    assert [m["role"] for m in history["messages"].values()] == ["user", "assistant", "user"]
+    assert history["currentId"] == list(history["messages"])[-1]
+    assert result.code == 0, result.err
+    original = list(selectors.iter_session_messages(session=session))
+    moved = list(
+        selectors.iter_session_messages(
+            session=selectors.get_session(user_id=bob.pk, session_id=session.session_id)
+        )
+    )
+    assert [(m.message_id, m.order, m.role, m.content, m.model, m.source_documents) for m in moved] == [
+        (m.message_id, m.order, m.role, m.content, m.model, m.source_documents) for m in original
+    ]
+    assert [m.created_at.replace(microsecond=0) for m in moved] == [
+        m.created_at.replace(microsecond=0) for m in original
+    ]
