@@ -317,6 +317,7 @@ class MedibotExportSource:
             updated_at=_moment(session.get("updated_at")),
             tags=[tag for tag in session.get("tags") or [] if isinstance(tag, str)],
             metadata=dict(session["metadata"]) if isinstance(session.get("metadata"), dict) else {},
+            keep_title=True,
         )
         return spec, None
 

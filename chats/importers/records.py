@@ -74,6 +74,8 @@ class SessionSpec:
     is_active: bool = True
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Medibot's own exports: the title as stored, not re-derived (collapsed, cut) like a legacy one.
+    keep_title: bool = False
     object_id: ObjectId = field(init=False)
 
     def __post_init__(self) -> None:

@@ -207,10 +207,16 @@ class TreeSource:
         thread = active_thread(parsed.tree)
         created_at = parsed.created_at or next((m.created_at for m in thread if m.created_at), None)
         conversation_id = parsed.conversation_id or where
+        # A checkpoint at a conversation's start ("next": 0) carries no order yet.
+        start = int(state.get("next", 0)) if state else 0
         if created_at is None:
-            for number, node in enumerate(thread):
+            for number in range(start, len(thread)):
                 undated = {"member": member, "conversation": index, "next": number + 1}
-                yield [Quarantined(f"{conversation_id}:{node.id}", Reason.BAD_TIMESTAMP, {})], undated
+                unit = f"{conversation_id}:{thread[number].id}"
+                yield (
+                    [Quarantined(unit, Reason.BAD_TIMESTAMP, {})],
+                    finished if number == len(thread) - 1 else undated,
+                )
             if not thread:
                 yield [Quarantined(where, Reason.BAD_TIMESTAMP, {})], finished
             return
@@ -232,9 +238,8 @@ class TreeSource:
         if not thread:
             yield [SessionRecord(unit=where, session=spec)], finished
             return
-        start = int(state["next"]) if state else 0
-        order = int(state["last_order"]) if state else 0
-        parent = str(state["parent"]) if state else ""
+        order = int(state.get("last_order", 0)) if state else 0
+        parent = str(state.get("parent", "")) if state else ""
         for number in range(start, len(thread)):
             record = self._message(spec, conversation_id, thread[number], order + 1, parent, created_at)
             if isinstance(record, MessageRecord):

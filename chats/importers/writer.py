@@ -144,7 +144,10 @@ def imported_session(
 
     ``pk`` is the stored session's when it exists already, else the one derived from its legacy key.
     """
-    title = _title(spec.title or (progress.title if progress else ""))
+    if spec.keep_title and spec.title:
+        title = spec.title[: settings.CHAT_TITLE_MAX_CHARS]
+    else:
+        title = _title(spec.title or (progress.title if progress else ""))
     updated_at = spec.updated_at or spec.created_at
     if progress is not None:
         updated_at = max(updated_at, progress.last_at)

@@ -34,6 +34,8 @@ from django.core.management.base import CommandError
 from accounts.models import User
 from chats import selectors, store
 from chats.importers import runs
+from chats.importers.records import MessageRecord
+from chats.importers.sources import open_source
 from chats.models import ChatMessage, ChatSession
 from tests.factories import make_user
 from tests.support.processes import ROOT, MongoServer, child_env
@@ -489,3 +491,37 @@ def test_chatgpt_regenerations_are_branches_and_current_node_is_the_active_one()
     session = selectors.get_session(user_id=alice.pk, session_id="c1a2b3c4-1111-4222-8333-944455556666")
     assert session.metadata["chatgpt"] == {"default_model_slug": "gpt-4o", "branches": 2, "active_branch": 1}
     assert [m.message_id for m in thread(alice, session.session_id)] == ["n-question", "n-answer-2"]
+
+
+# --- resume: from any checkpoint, the rest of the export exactly once -----------------------------
+
+
+def record_keys(batches: Any) -> list[tuple[Any, ...]]:
+    keys: list[tuple[Any, ...]] = []
+    for batch in batches:
+        for record in batch.records:
+            if isinstance(record, MessageRecord):
+                keys.append((record.unit, record.order, record.message_id, record.parent_message_id))
+            else:
+                keys.append((type(record).__name__, record.unit))
+    return keys
+
+
+@pytest.mark.parametrize(
+    ("kind", "fixture"),
+    [
+        ("claude", "claude_conversations.json"),
+        ("openwebui", "open_webui_export.json"),
+        ("librechat", "librechat_export.json"),
+        ("chatgpt", "chatgpt_conversations.json"),
+    ],
+)
+def test_resuming_from_every_checkpoint_reads_exactly_the_rest(kind: str, fixture: str) -> None:
+    make_user(username=f"alice-resume-{kind}")
+    source = open_source(kind, path=str(FIXTURES / fixture), username=f"alice-resume-{kind}")
+    batches = list(source.batches(None, batch_size=1))
+    everything = record_keys(batches)
+
+    for number, batch in enumerate(batches):
+        rest = record_keys(source.batches(batch.checkpoint, batch_size=1))
+        assert rest == everything[len(record_keys(batches[: number + 1])) :], (kind, number)

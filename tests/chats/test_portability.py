@@ -437,3 +437,31 @@ def test_the_open_webui_export_imports_into_open_webui_shape_and_back(
     assert [m.created_at.replace(microsecond=0) for m in moved] == [
         m.created_at.replace(microsecond=0) for m in original
     ]
+
+
+def test_resuming_a_medibot_import_from_every_checkpoint_reads_exactly_the_rest(tmp_path: Path) -> None:
+    from chats.importers.records import MessageRecord
+    from chats.importers.sources import open_source
+
+    alice = make_user(username="alice-resume")
+    rich_session(alice)
+    rich_session(alice, title="second")
+    (tmp_path / "all.ndjson").write_text("".join(exporters.ndjson_lines(alice.pk)))
+    write_zip(alice, tmp_path / "all.zip")
+    backups.backup_changed_sessions(directory=str(tmp_path / "backup"))
+
+    def keys(batches: Any) -> list[tuple[Any, ...]]:
+        return [
+            (r.unit, r.order, r.message_id) if isinstance(r, MessageRecord) else (type(r).__name__, r.unit)
+            for batch in batches
+            for r in batch.records
+        ]
+
+    for name, user in (("all.ndjson", "alice-resume"), ("all.zip", "alice-resume"), ("backup", None)):
+        source = open_source("medibot", path=str(tmp_path / name), username=user)
+        batches = list(source.batches(None, batch_size=1))
+        everything = keys(batches)
+        assert len([key for key in everything if len(key) == 3]) == 6, name
+        for number, batch in enumerate(batches):
+            rest = keys(source.batches(batch.checkpoint, batch_size=1))
+            assert rest == everything[len(keys(batches[: number + 1])) :], (name, number)

@@ -141,8 +141,8 @@ def test_every_export_imports_back_identically_and_a_second_import_is_a_no_op(
         first = migrate_chats(*args)
         assert first.code == 0, f"{fmt}: {first.out}{first.err}"
         imported = document(target.pk, session.session_id)
-        assert conversation_hash(imported) == conversation_hash(expected), fmt
         assert imported == expected, fmt
+        assert conversation_hash(imported) == conversation_hash(expected), fmt
         before = snapshot()
         again = migrate_chats(*args, "--restart")
         assert again.code == 0, f"{fmt}: {again.out}{again.err}"
