@@ -114,7 +114,11 @@ def exports(user: User, session: ChatSession, directory: Path) -> dict[str, tupl
     return {"json": (str(one),), "ndjson": (str(ndjson),), "zip": (str(archive),), "backup": (str(backup),)}
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(spec=CONVERSATION)
 def test_every_export_imports_back_identically_and_a_second_import_is_a_no_op(
     spec: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
