@@ -64,6 +64,14 @@ class BranchPlan:
     active_branch: int
     active_leaf: str | None
 
+    def placements(self) -> dict[str, tuple[int, int]]:
+        """Every message's (branch, order): what the writer stores once messages have branches."""
+        return {
+            key: (branch.branch, branch.first_order + position)
+            for branch in self.branches
+            for position, key in enumerate(branch.message_ids)
+        }
+
     def thread(self, branch: int) -> list[str]:
         """Every message id of ``branch`` from the root, in order (ancestors first)."""
         own = next(b for b in self.branches if b.branch == branch)

@@ -8,7 +8,10 @@ quarantine with reasons, the same ids on every run.
 
 Branches: each conversation's ``branch_plan`` is computed here and summarised in the session's
 metadata (``metadata.<source>.branches``: how many, which is active). ``BRANCHES_WRITTEN`` is the
-seam for the message model's branches: today only the active branch is written.
+seam for the message model's branches: today only the active thread is written. To write them
+all, ``_conversation`` walks ``plan.branches`` instead of ``active_thread`` and gives each record
+its ``plan.placements()[message id]`` (branch, order), with the session's branch table and
+``active_branch`` from the plan.
 """
 
 from __future__ import annotations

@@ -60,6 +60,20 @@ def test_every_edit_and_regeneration_is_a_branch_forking_where_it_left_the_line(
     assert [m.id for m in active_thread(tree(EDITED, active="a2''"))] == ["q1", "a1", "q2'", "a2''"]
 
 
+def test_placements_give_every_message_its_branch_and_order() -> None:
+    plan = branch_plan(tree(EDITED, active="a2''"))
+
+    assert plan.placements() == {
+        "q1": (0, 1),
+        "a1": (0, 2),
+        "q2": (0, 3),
+        "a2": (0, 4),
+        "q2'": (1, 3),
+        "a2'": (1, 4),
+        "a2''": (2, 4),
+    }
+
+
 def test_orders_are_gap_free_along_every_branch() -> None:
     plan = branch_plan(tree(EDITED, active="a2"))
 
@@ -148,6 +162,8 @@ def test_every_message_is_in_exactly_one_branch_and_each_leaf_ends_one(source: C
     assert {branch.message_ids[-1] for branch in plan.branches} == leaves
     assert sum(branch.active for branch in plan.branches) == 1
     assert plan.active_leaf in plan.thread(plan.active_branch)
+    placements = plan.placements()
     for branch in plan.branches:
         thread = plan.thread(branch.branch)
         assert [m.id for m in active_thread(ConversationTree(source.messages, thread[-1]))] == thread
+        assert [placements[key][1] for key in thread] == list(range(1, len(thread) + 1))
