@@ -24,6 +24,7 @@ from chats.models import (
     ChatMessage,
     ChatSession,
     MessageStatus,
+    MessageVote,
     Role,
     SessionType,
     TokenUsage,
@@ -236,3 +237,26 @@ def vote_change(*, session_pk: Any, vote_type: str, reason: str, moment: datetim
         "$set": {"vote_type": vote_type, "reason": reason, "updated_at": moment},
         "$setOnInsert": {"_id": ObjectId(), "session_id": session_pk, "created_at": moment},
     }
+
+
+def vote(
+    *,
+    session: ChatSession,
+    message: ChatMessage,
+    vote_type: str,
+    reason: str = "",
+    created_at: datetime,
+    updated_at: datetime | None = None,
+    pk: ObjectId | None = None,
+) -> MessageVote:
+    """The owner's vote on one message, as ``services.vote`` stores it (imports keep its times)."""
+    return MessageVote(
+        pk=pk or ObjectId(),
+        message=message,
+        session=session,
+        user_id=session.user_id,
+        vote_type=vote_type,
+        reason=reason,
+        created_at=created_at,
+        updated_at=updated_at or created_at,
+    )

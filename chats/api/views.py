@@ -443,7 +443,7 @@ class SearchApi(APIView):
 
 
 class SessionExportApi(APIView):
-    """GET a download of one session as json, csv, md or txt."""
+    """GET a download of one session as json, csv, md, txt, pdf or openwebui (Open WebUI's import)."""
 
     throttle_scope = "chat_export"
 
@@ -455,27 +455,42 @@ class SessionExportApi(APIView):
         fmt = exporters.check_format(request.query_params.get("format", "json"), exporters.SESSION_FORMATS)
         session = _session(request, session_id)
         response = StreamingHttpResponse(
-            (chunk.encode() for chunk in exporters.render_session(session, fmt)),
-            content_type=exporters.FILES[fmt].content_type,
+            exporters.render_session_bytes(session, fmt), content_type=exporters.FILES[fmt].content_type
         )
         response["Content-Disposition"] = f'attachment; filename="{exporters.export_filename(session, fmt)}"'
         return response
 
 
 class ExportAllApi(APIView):
-    """GET all of the caller's sessions: NDJSON streamed (``json``/``ndjson``) or a zip with a manifest."""
+    """GET all of the caller's sessions: NDJSON streamed (``json``/``ndjson``), Open WebUI's import
+    (``openwebui``), or a zip with a manifest (``include=md,pdf`` adds each session as Markdown/PDF)."""
 
     throttle_scope = "chat_export"
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(exporters.ALL_FORMATS))],
+        parameters=[
+            OpenApiParameter("format", str, enum=list(exporters.ALL_FORMATS)),
+            OpenApiParameter("include", str, description="zip only: comma-separated md, pdf"),
+        ],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
     def get(self, request: Request) -> StreamingHttpResponse | FileResponse:
         fmt = exporters.check_format(request.query_params.get("format", "json"), exporters.ALL_FORMATS)
+        if fmt == "openwebui":
+            response = StreamingHttpResponse(
+                (chunk.encode() for chunk in exporters.open_webui_lines(_uid(request))),
+                content_type=exporters.FILES["openwebui"].content_type,
+            )
+            response["Content-Disposition"] = 'attachment; filename="medibot-chats.openwebui.json"'
+            return response
         if fmt == "zip":
+            include = tuple(
+                exporters.check_format(part, exporters.ZIP_EXTRAS)
+                for part in request.query_params.get("include", "").split(",")
+                if part
+            )
             return FileResponse(
-                exporters.zip_archive(_uid(request)),
+                exporters.zip_archive(_uid(request), include=include),
                 as_attachment=True,
                 filename="medibot-chats.zip",
                 content_type="application/zip",

@@ -31,7 +31,7 @@ from chats.importers.records import (
 from chats.importers.users import LegacyUsers, UserMap, existing_user_ids
 from chats.models import Channel, MessageStatus, Role
 
-BACKUP_BOOKKEEPING = ("state.json", "manifests")
+BACKUP_BOOKKEEPING = ("state.json", "manifests", "manifest.json")
 
 
 def conversation_files(root: Path, *, after: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -189,7 +189,10 @@ class JsonDirectorySource:
         session, messages = data.get("session"), data.get("messages")
         if not isinstance(session, dict) or not isinstance(messages, list) or len(parts) < 2:
             return None
-        if not parts[-2].isdigit() or not existing_user_ids([int(parts[-2])]):
+        if not parts[-2].isdigit():
+            # An "export all" zip unpacked: its files sit in sessions/, not in <user_id>/.
+            return None, Reason.NO_OWNER, messages, True
+        if not existing_user_ids([int(parts[-2])]):
             return None, Reason.UNKNOWN_USER, messages, True
         created_at = self._moment(session.get("created_at"))
         if created_at is None:

@@ -37,6 +37,7 @@ class Reason(StrEnum):
     BAD_JSON = "unparseable JSON"
     ORDER_TAKEN = "another message already has this order in the session"
     SESSION_OWNED = "the session id is taken by another conversation"
+    NO_OWNER = "Medibot export, no owner: use --source medibot --user NAME"
 
 
 def derived_uuid(source: str, legacy_key: str) -> str:
@@ -73,6 +74,8 @@ class SessionSpec:
     is_active: bool = True
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Medibot's own exports: the title as stored, not re-derived (collapsed, cut) like a legacy one.
+    keep_title: bool = False
     object_id: ObjectId = field(init=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +110,10 @@ class MessageRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     parent_message_id: str = ""
     titles_session: bool = False
+    # The owner's vote ({vote_type, reason, created_at, updated_at}) and the reply's token usage
+    # ({model, prompt_tokens, completion_tokens, cost, created_at}) as Medibot's exports write them.
+    vote: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None
     search_terms: list[str] | None = None  # filled ahead of the write by ``writer.prepare``
 
     def __post_init__(self) -> None:

@@ -16,7 +16,13 @@ from bson import Int64
 
 from chats import services
 from chats.importers import runs
-from chats.importers.writer import import_run_of, messages_collection, sessions_collection
+from chats.importers.writer import (
+    import_run_of,
+    messages_collection,
+    sessions_collection,
+    usage_collection,
+    votes_collection,
+)
 
 TIMEOUT_SECONDS = 600
 
@@ -65,13 +71,18 @@ def rollback_run(*, run_id: str) -> RollbackReport:
 
 def _delete_messages(run_id: str, user_id: int, message_ids: list[str]) -> int:
     owned = {"user_id": Int64(user_id), "message_id": {"$in": message_ids}}
-    ours = [
-        document["message_id"]
+    found = [
+        (document["_id"], document["message_id"])
         for document in messages_collection().find(owned, {"message_id": 1, "metadata.import.run": 1})
         if import_run_of(document) == run_id
     ]
-    if not ours:
+    if not found:
         return 0
+    ours = [message_id for _pk, message_id in found]
+    # The votes and token usage the run wrote with them (Medibot's own exports carry both).
+    extras = {"user_id": Int64(user_id), "message_id": {"$in": [pk for pk, _message_id in found]}}
+    votes_collection().delete_many(extras)
+    usage_collection().delete_many(extras)
     return (
         messages_collection()
         .delete_many({"user_id": Int64(user_id), "message_id": {"$in": ours}})

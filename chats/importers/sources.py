@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from chats.importers.records import Batch
 from chats.importers.users import UserMap
 
-SOURCES = ("mysql", "mysql-sessions", "sqlite", "json", "chatgpt")
+SOURCES = (
+    "mysql",
+    "mysql-sessions",
+    "sqlite",
+    "json",
+    "chatgpt",
+    "claude",
+    "openwebui",
+    "librechat",
+    "medibot",
+)
+TREE_SOURCES = {
+    "claude": ("chats.importers.claude_export", "ClaudeExportSource"),
+    "openwebui": ("chats.importers.open_webui", "OpenWebUIExportSource"),
+    "librechat": ("chats.importers.librechat", "LibreChatExportSource"),
+}
 
 
 class Source(Protocol):
@@ -83,4 +99,14 @@ def open_source(
         if not username:
             raise ValueError("--source chatgpt needs --user USERNAME (the account that owns the export)")
         return ChatGPTExportSource(path=Path(path), username=username)
+    if kind in TREE_SOURCES:
+        module, name = TREE_SOURCES[kind]
+        if not username:
+            raise ValueError(f"--source {kind} needs --user USERNAME (the account that owns the export)")
+        source_class = getattr(importlib.import_module(module), name)
+        return cast(Source, source_class(path=Path(path), username=username))
+    if kind == "medibot":
+        from chats.importers.medibot_export import MedibotExportSource
+
+        return MedibotExportSource(path=Path(path), username=username, user_map=mapping)
     raise ValueError(f"--source must be one of {', '.join(SOURCES)}")

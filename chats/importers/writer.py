@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bson import Int64, ObjectId
@@ -27,7 +28,7 @@ from pymongo.errors import BulkWriteError
 
 from chats import builders, search, store
 from chats.exceptions import InvalidChatInput
-from chats.importers import runs
+from chats.importers import runs, values
 from chats.importers.records import (
     Batch,
     MessageRecord,
@@ -37,7 +38,7 @@ from chats.importers.records import (
     SessionSpec,
     derived_object_id,
 )
-from chats.models import ChatMessage, ChatSession
+from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage, VoteType
 from chats.services import title_from, validate_metadata
 
 DUPLICATE_KEY = 11000
@@ -143,7 +144,10 @@ def imported_session(
 
     ``pk`` is the stored session's when it exists already, else the one derived from its legacy key.
     """
-    title = _title(spec.title or (progress.title if progress else ""))
+    if spec.keep_title and spec.title:
+        title = spec.title[: settings.CHAT_TITLE_MAX_CHARS]
+    else:
+        title = _title(spec.title or (progress.title if progress else ""))
     updated_at = spec.updated_at or spec.created_at
     if progress is not None:
         updated_at = max(updated_at, progress.last_at)
@@ -176,6 +180,12 @@ def session_document(
 def message_document(
     record: MessageRecord, *, session: ChatSession, run_id: str | None, batch_no: int = 0
 ) -> dict[str, Any]:
+    return store.to_document(imported_message(record, session=session, run_id=run_id, batch_no=batch_no))
+
+
+def imported_message(
+    record: MessageRecord, *, session: ChatSession, run_id: str | None, batch_no: int = 0
+) -> ChatMessage:
     metadata = dict(_json_safe(record.metadata, empty={}))
     metadata["import"] = provenance(
         source=record.session.source, legacy_key=record.legacy_key, run_id=run_id, batch_no=batch_no
@@ -198,7 +208,62 @@ def message_document(
         metadata=metadata,
         search_terms=record.search_terms,
     )
-    return store.to_document(message)
+    if record.vote and record.vote.get("vote_type") in VoteType.values:
+        message.vote = str(record.vote["vote_type"])
+    return message
+
+
+def extras_documents(
+    record: MessageRecord, *, message: ChatMessage, session: ChatSession
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The vote and token-usage documents a Medibot export carried for ``record`` (or None each).
+
+    Their ObjectIds derive from the message's, so a replayed batch writes the same documents.
+    """
+    vote_document = usage_document = None
+    vote, usage = record.vote or {}, record.usage or {}
+    if vote.get("vote_type") in VoteType.values:
+        created = _moment_or(vote.get("created_at"), record.created_at)
+        vote_document = store.to_document(
+            builders.vote(
+                session=session,
+                message=message,
+                vote_type=str(vote["vote_type"]),
+                reason=str(vote.get("reason") or "")[:500],
+                created_at=created,
+                updated_at=_moment_or(vote.get("updated_at"), created),
+                pk=derived_object_id("vote", str(message.pk), created),
+            )
+        )
+    if usage:
+        try:
+            cost = Decimal(str(usage.get("cost") or 0))
+            prompt, completion = (
+                int(usage.get("prompt_tokens") or 0),
+                int(usage.get("completion_tokens") or 0),
+            )
+        except (InvalidOperation, TypeError, ValueError):
+            return vote_document, None
+        entry = builders.token_usage(
+            session=session,
+            message=message,
+            model=str(usage.get("model") or "")[:MODEL_MAX_CHARS],
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost=cost,
+        )
+        entry.pk = derived_object_id("usage", str(message.pk), record.created_at)
+        entry.total_tokens = int(usage.get("total_tokens") or prompt + completion)
+        entry.created_at = _moment_or(usage.get("created_at"), record.created_at)
+        usage_document = store.to_document(entry)
+    return vote_document, usage_document
+
+
+def _moment_or(value: Any, fallback: datetime) -> datetime:
+    try:
+        return _utc(values.parse_timestamp(value)) if value else _utc(fallback)
+    except values.BadValue:
+        return _utc(fallback)
 
 
 def prepare(batch: Batch) -> Batch:
@@ -221,6 +286,14 @@ def sessions_collection() -> Collection[dict[str, Any]]:
 
 def messages_collection() -> Collection[dict[str, Any]]:
     return store.collection(ChatMessage)
+
+
+def votes_collection() -> Collection[dict[str, Any]]:
+    return store.collection(MessageVote)
+
+
+def usage_collection() -> Collection[dict[str, Any]]:
+    return store.collection(TokenUsage)
 
 
 def _by_user(pairs: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
@@ -461,12 +534,13 @@ class Writer:
             key: imported_session(split.sessions[key], run_id=self.run_id, batch_no=self.batch_no, pk=pk)
             for key, pk in pks.items()
         }
-        docs = [
-            message_document(
+        models = [
+            imported_message(
                 m, session=owners[m.session.target_key], run_id=self.run_id, batch_no=self.batch_no
             )
             for m in messages
         ]
+        docs = [store.to_document(model) for model in models]
         failed: set[int] = set()
         try:
             messages_collection().insert_many(docs, ordered=False)
@@ -477,6 +551,7 @@ class Writer:
             (messages[index].session.user_id, messages[index].message_id) for index in failed
         )
         kept: list[MessageRecord] = []
+        written: list[tuple[MessageRecord, ChatMessage]] = []
         for index, message in enumerate(messages):
             key = (message.session.user_id, message.message_id)
             if index not in failed or (key in present and self._replayed(present[key])):
@@ -485,6 +560,7 @@ class Writer:
                 outcome.counts.messages_inserted += 1
                 outcome.days.add(_naive_utc(message.created_at).date())
                 kept.append(message)
+                written.append((message, models[index]))
             elif key in present:
                 ledger.mark(message.unit, "already_present")
                 kept.append(message)
@@ -492,7 +568,30 @@ class Writer:
                 split.quarantined.append(
                     (message.unit, message.legacy_key, Reason.ORDER_TAKEN, {"order": message.order})
                 )
+        self._insert_extras(written, owners)
         return kept
+
+    def _insert_extras(
+        self, written: list[tuple[MessageRecord, ChatMessage]], owners: dict[tuple[int, str], ChatSession]
+    ) -> None:
+        """Votes and token usage of the messages this batch wrote; one of each per message (unique
+        indexes), so a replay or a vote cast since the first import is left as it is."""
+        votes, usage = [], []
+        for record, message in written:
+            if not (record.vote or record.usage):
+                continue
+            vote_document, usage_document = extras_documents(
+                record, message=message, session=owners[record.session.target_key]
+            )
+            votes += [vote_document] if vote_document else []
+            usage += [usage_document] if usage_document else []
+        for collection, documents in ((votes_collection(), votes), (usage_collection(), usage)):
+            if not documents:
+                continue
+            try:
+                collection.insert_many(documents, ordered=False)
+            except BulkWriteError as error:
+                _raise_unless_duplicates(error)
 
     def _advance_sessions(
         self, messages: list[MessageRecord], existing: dict[tuple[int, str], dict[str, Any]]

@@ -36,7 +36,7 @@ from chats.selectors.statistics import (
     token_usage_by_model,
     totals_for_day,
 )
-from chats.selectors.votes import votes_for_messages
+from chats.selectors.votes import session_token_usage, session_votes, votes_for_messages
 
 __all__ = [
     "FIRST_SESSION_SLICE",
@@ -63,6 +63,8 @@ __all__ = [
     "page_size",
     "search_chats",
     "session_statistics",
+    "session_token_usage",
+    "session_votes",
     "sessions_updated_between",
     "token_usage_by_model",
     "totals_for_day",

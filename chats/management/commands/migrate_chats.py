@@ -67,7 +67,8 @@ class _Unended:
 class Command(BaseCommand):
     help = (
         "Migrate legacy chat history (MySQL chat_history or session tables, the WhatsApp SQLite "
-        "database, JSON conversation files, a ChatGPT export) into MongoDB. Re-running is safe: "
+        "database, JSON conversation files, ChatGPT/Claude/Open WebUI/LibreChat exports, Medibot's own "
+        "exports and backups) into MongoDB. Re-running is safe: "
         "nothing is inserted twice, and a killed run resumes from its last checkpoint."
     )
     # Like Django's own ``migrate``: a data command, not a place for URL and admin checks.
@@ -78,8 +79,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--source-url", help="mysql://user:pass@host:port/db (default: the default database)"
         )
-        parser.add_argument("--path", help="the SQLite file, JSON directory or ChatGPT export")
-        parser.add_argument("--user", dest="username", help="chatgpt: the account that owns the export")
+        parser.add_argument("--path", help="the SQLite file, JSON directory, or the export file/zip/dir")
+        parser.add_argument(
+            "--user",
+            dest="username",
+            help="chatgpt, claude, openwebui, librechat, medibot: the account that receives the export",
+        )
         parser.add_argument("--user-map", help="CSV of legacy_user_id,username-or-id for string user ids")
         parser.add_argument(
             "--gap-minutes", type=_positive_int, default=30, help="silence that starts a new session"
