@@ -364,3 +364,27 @@ def test_a_source_that_maps_rows_to_another_account_is_stopped_before_writing() 
 
     with pytest.raises(ForeignOwner):
         next(owned.batches(None, batch_size=10))
+
+
+def test_a_medibot_export_made_on_the_page_imports_back_into_another_account(
+    worker: None, client: APIClient, pat: User, tmp_path: Path
+) -> None:
+    """The round trip from the page (issue 21): export all, download, import as someone else."""
+    session_with_messages(user_id=pat.pk, messages=3)
+    session_with_messages(user_id=pat.pk, messages=2)
+    exported = wait_until_done(client, client.post("/api/chat/exports").json()["status_url"])
+    archive = tmp_path / "medibot-chats.zip"
+    archive.write_bytes(b"".join(client.get(exported["download_url"]).streaming_content))  # type: ignore[attr-defined]
+    newcomer = make_user(username="pat-new-home")
+    newcomer_client = client_for(newcomer)
+
+    assert "medibot" in newcomer_client.get("/api/chat/imports/sources").json()["sources"]
+    started = upload(newcomer_client, archive, source="medibot")
+    body = wait_until_done(newcomer_client, started.json()["status_url"])
+    again = wait_until_done(newcomer_client, upload(newcomer_client, archive, source="medibot").json()["status_url"])
+
+    assert (started.status_code, body["state"], body["error"]) == (202, "finished", None)
+    assert (body["result"]["sessions_inserted"], body["result"]["inserted"], body["result"]["quarantined"]) == (2, 5, 0)
+    assert again["result"]["inserted"] == 0
+    assert ChatMessage.objects.filter(user_id=newcomer.pk).count() == 5
+    assert sorted(session_titles(newcomer_client)) == sorted(session_titles(client))
