@@ -381,10 +381,16 @@ def test_a_medibot_export_made_on_the_page_imports_back_into_another_account(
     assert "medibot" in newcomer_client.get("/api/chat/imports/sources").json()["sources"]
     started = upload(newcomer_client, archive, source="medibot")
     body = wait_until_done(newcomer_client, started.json()["status_url"])
-    again = wait_until_done(newcomer_client, upload(newcomer_client, archive, source="medibot").json()["status_url"])
+    again = wait_until_done(
+        newcomer_client, upload(newcomer_client, archive, source="medibot").json()["status_url"]
+    )
 
     assert (started.status_code, body["state"], body["error"]) == (202, "finished", None)
-    assert (body["result"]["sessions_inserted"], body["result"]["inserted"], body["result"]["quarantined"]) == (2, 5, 0)
+    assert (
+        body["result"]["sessions_inserted"],
+        body["result"]["inserted"],
+        body["result"]["quarantined"],
+    ) == (2, 5, 0)
     assert again["result"]["inserted"] == 0
     assert ChatMessage.objects.filter(user_id=newcomer.pk).count() == 5
     assert sorted(session_titles(newcomer_client)) == sorted(session_titles(client))
