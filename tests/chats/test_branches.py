@@ -1,0 +1,195 @@
+"""Branches of a conversation (edit, regenerate): writes place messages on the right branch with
+gap-free orders, and every read follows the active branch."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from chats import branches, selectors, services
+from chats.exceptions import InvalidChatInput, MessageNotFound
+from chats.models import ChatMessage, ChatSession, Role
+from chats.services.branches import switch_branch
+from tests.chats.factories import next_user_id, session_with_messages
+
+pytestmark = pytest.mark.django_db(databases=["chats"])
+
+
+def reply(text: str) -> services.Reply:
+    return services.Reply(content=text, model="m1", prompt_tokens=3, completion_tokens=2, cost=Decimal(0))
+
+
+def contents(session: ChatSession) -> list[str]:
+    fresh = selectors.get_session(user_id=session.user_id, session_id=session.session_id)
+    return [message.content for message in selectors.iter_session_messages(session=fresh)]
+
+
+def regenerate(session: ChatSession, old: ChatMessage, text: str) -> ChatMessage:
+    answer, _ = services.record_reply(
+        session=session, reply=reply(text), parent_message_id=old.parent_message_id, fork_of=old
+    )
+    return answer
+
+
+def edit(session: ChatSession, old: ChatMessage, text: str, answer: str) -> tuple[ChatMessage, ChatMessage]:
+    question = services.append_message(session=session, role=Role.USER, content=text, fork_of=old)
+    answered, _ = services.record_reply(
+        session=session, reply=reply(answer), parent_message_id=question.message_id
+    )
+    return question, answered
+
+
+def conversation(turns: int) -> tuple[ChatSession, list[ChatMessage]]:
+    session = services.start_session(user_id=next_user_id())
+    stored: list[ChatMessage] = []
+    for number in range(1, turns + 1):
+        question = services.append_message(session=session, role=Role.USER, content=f"q{number}")
+        answer, _ = services.record_reply(
+            session=session, reply=reply(f"a{number}"), parent_message_id=question.message_id
+        )
+        stored += [question, answer]
+    return session, stored
+
+
+def test_regenerating_a_reply_makes_a_new_active_branch_at_the_same_order() -> None:
+    session, stored = conversation(2)
+
+    again = regenerate(session, stored[3], "a2 again")
+
+    assert (again.branch, again.order) == (1, 4)
+    assert session.active_branch == 1
+    assert contents(session) == ["q1", "a1", "q2", "a2 again"]
+    assert session.message_count == 5
+
+
+def test_editing_a_message_forks_there_and_the_reply_follows_on_the_new_branch() -> None:
+    session, stored = conversation(3)
+
+    question, answer = edit(session, stored[2], "q2 edited", "a2 new")
+
+    assert [(m.branch, m.order) for m in (question, answer)] == [(1, 3), (1, 4)]
+    assert contents(session) == ["q1", "a1", "q2 edited", "a2 new"]
+    assert question.parent_message_id == stored[1].message_id
+
+
+def test_appending_after_a_fork_extends_the_active_branch_gap_free() -> None:
+    session, stored = conversation(2)
+    regenerate(session, stored[1], "a1 again")
+
+    question = services.append_message(session=session, role=Role.USER, content="q3")
+
+    assert (question.branch, question.order) == (1, 3)
+    assert contents(session) == ["q1", "a1 again", "q3"]
+    fresh = selectors.get_session(user_id=session.user_id, session_id=session.session_id)
+    assert branches.of_session(fresh)[1].tip == 3
+    assert branches.of_session(fresh)[0].tip == 4
+
+
+def test_appends_from_a_stale_copy_of_the_session_land_on_the_active_branch() -> None:
+    session, stored = conversation(2)
+    stale = selectors.get_session(user_id=session.user_id, session_id=session.session_id)
+    regenerate(session, stored[3], "a2 again")
+
+    late = services.append_message(session=stale, role=Role.USER, content="q3")
+
+    assert (late.branch, late.order) == (1, 5)
+    assert contents(session) == ["q1", "a1", "q2", "a2 again", "q3"]
+
+
+def test_switching_to_a_sibling_shows_the_path_to_its_branch_tip() -> None:
+    session, stored = conversation(3)
+    regenerate(session, stored[3], "a2 again")
+
+    switch_branch(session=session, message=stored[3])
+
+    assert contents(session) == ["q1", "a1", "q2", "a2", "q3", "a3"]
+
+
+def test_a_fork_of_a_fork_reads_every_segment_of_its_path_in_order() -> None:
+    session, stored = conversation(4)
+    first_edit, _ = edit(session, stored[4], "q3 v2", "a3 v2")
+    services.append_message(session=session, role=Role.USER, content="q4 v2")
+    deeper = regenerate(session, stored[1], "a1 v2")
+    services.append_message(session=session, role=Role.USER, content="after a1 v2")
+    switch_branch(session=session, message=first_edit)
+
+    assert contents(session) == ["q1", "a1", "q2", "a2", "q3 v2", "a3 v2", "q4 v2"]
+    page = selectors.message_page(session=session, limit=3, before=6)
+    assert [m.content for m in page.items] == ["q2", "a2", "q3 v2"]
+    assert page.has_older
+    assert page.has_newer
+    switch_branch(session=session, message=deeper)
+    assert contents(session) == ["q1", "a1 v2", "after a1 v2"]
+
+
+def test_siblings_are_listed_in_fork_order_with_their_place() -> None:
+    session, stored = conversation(2)
+    second = regenerate(session, stored[3], "a2 v2")
+    third = regenerate(session, second, "a2 v3")
+
+    found = selectors.message_siblings(
+        message=selectors.get_message(user_id=session.user_id, message_id=second.message_id)
+    )
+
+    assert [m.content for m in found] == ["a2", "a2 v2", "a2 v3"]
+    table = branches.of_session(session)
+    assert branches.sibling_place(table, third.branch, third.order) == (3, 3)
+    assert branches.sibling_place(table, stored[2].branch, stored[2].order) == (1, 1)
+
+
+def test_children_of_a_question_are_its_replies_on_every_branch() -> None:
+    session, stored = conversation(2)
+    regenerate(session, stored[3], "a2 v2")
+
+    question = selectors.get_message(user_id=session.user_id, message_id=stored[2].message_id)
+
+    assert [m.content for m in selectors.message_children(message=question)] == ["a2", "a2 v2"]
+
+
+def test_editing_the_first_message_starts_a_branch_at_order_one() -> None:
+    session, stored = conversation(2)
+
+    question, _ = edit(session, stored[0], "q1 v2", "a1 v2")
+
+    assert (question.branch, question.order) == (1, 1)
+    assert contents(session) == ["q1 v2", "a1 v2"]
+    table = branches.of_session(session)
+    assert branches.sibling_place(table, 1, 1) == (2, 2)
+
+
+def test_a_replayed_regeneration_stores_nothing_twice() -> None:
+    session, stored = conversation(1)
+    first, _ = services.record_reply(
+        session=session,
+        reply=reply("again"),
+        message_id="11111111-2222-3333-4444-555555555555",
+        fork_of=stored[1],
+    )
+
+    replay, _ = services.record_reply(
+        session=session,
+        reply=reply("again"),
+        message_id="11111111-2222-3333-4444-555555555555",
+        fork_of=stored[1],
+    )
+
+    assert replay.message_id == first.message_id
+    fresh = selectors.get_session(user_id=session.user_id, session_id=session.session_id)
+    assert fresh.message_count == 3
+    assert len(fresh.branches) == 1
+
+
+def test_forking_a_message_of_another_session_is_refused() -> None:
+    session, _ = conversation(1)
+    _, elsewhere = conversation(1)
+
+    with pytest.raises((InvalidChatInput, MessageNotFound)):
+        services.record_reply(session=session, reply=reply("x"), fork_of=elsewhere[1])
+    assert contents(session) == ["q1", "a1"]
+
+
+def test_a_session_without_forks_reads_as_before() -> None:
+    session = session_with_messages(messages=5)
+    assert [m.order for m in selectors.message_page(session=session, limit=3).items] == [3, 4, 5]
+    assert branches.path_length(session) == 5
