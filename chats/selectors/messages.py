@@ -55,11 +55,16 @@ def message_page(
     return MessagePage(items=items, has_older=low > 1, has_newer=high < total)
 
 
-def messages_in_range(*, session: ChatSession, low: int, high: int) -> list[ChatMessage]:
-    """Messages ``low..high`` of the session's active path, oldest first: one exact range on
-    ``(user_id, session, branch, order)`` per branch segment of the path in that window."""
+def messages_in_range(
+    *, session: ChatSession, low: int, high: int, leaf: int | None = None
+) -> list[ChatMessage]:
+    """Messages ``low..high`` of the session's active path (or of the path to branch ``leaf``'s
+    tip), oldest first: one exact range on ``(user_id, session, branch, order)`` per branch
+    segment of the path in that window."""
+    table = branches.of_session(session)
+    path = branches.path(table, branches.active_of(session) if leaf is None else leaf)
     found: list[ChatMessage] = []
-    for segment in branches.window(branches.active_path(session), low, high):
+    for segment in branches.window(path, low, high):
         found += aggregate(
             ChatMessage,
             {

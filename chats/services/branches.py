@@ -1,10 +1,14 @@
-"""Writes of a conversation's branch table other than new messages: switching the active branch."""
+"""Writes of a conversation's branches other than its messages: switching the active branch, and
+keeping the recent-history cache on the active path after the path changed."""
 
 from __future__ import annotations
 
-from chats import store
+from django.conf import settings
+
+from chats import branches, recent_history, store
 from chats.exceptions import MessageNotFound
 from chats.models import ChatMessage, ChatSession
+from chats.selectors.messages import messages_in_range
 
 
 def switch_branch(*, session: ChatSession, message: ChatMessage) -> ChatSession:
@@ -18,4 +22,14 @@ def switch_branch(*, session: ChatSession, message: ChatMessage) -> ChatSession:
     if result.matched_count == 0:
         raise MessageNotFound()
     session.active_branch = message.branch
+    remember_active_path(session=session)
     return session
+
+
+def remember_active_path(*, session: ChatSession) -> None:
+    """Replace the session's recent-history cache (read during outages) with the newest messages
+    of its active path, after an edit, a regeneration or a switch changed that path."""
+    high = branches.path_length(session)
+    low = max(1, high - settings.CHAT_RECENT_CACHE_MESSAGES + 1)
+    newest = messages_in_range(session=session, low=low, high=high) if high else []
+    recent_history.replace_session(session=session, stored=newest)
