@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pymongo
 import pytest
+from bson import Int64
 
-from chats import branches, selectors, services
+from chats import branches, selectors, services, store
 from chats.exceptions import InvalidChatInput, MessageNotFound
 from chats.models import ChatMessage, ChatSession, Role
 from chats.services.branches import switch_branch
-from tests.chats.factories import next_user_id, session_with_messages
+from tests.chats.explain import captured_aggregations, explain
+from tests.chats.factories import bulk_fork, bulk_messages, next_user_id, session_with_messages
 
 pytestmark = pytest.mark.django_db(databases=["chats"])
 
@@ -193,3 +196,43 @@ def test_a_session_without_forks_reads_as_before() -> None:
     session = session_with_messages(messages=5)
     assert [m.order for m in selectors.message_page(session=session, limit=3).items] == [3, 4, 5]
     assert branches.path_length(session) == 5
+
+
+@pytest.mark.slow
+def test_pages_of_a_forked_10000_message_conversation_read_only_their_documents() -> None:
+    """Branch 0 has 6,000 messages; branch 1 forks it at 3,001 (2,000 messages), branch 2 forks
+    branch 1 at 4,001 (2,000 messages) and is active: the path is 0[1..3000] 1[3001..4000] 2[4001..6000]."""
+    session = bulk_messages(session=services.start_session(user_id=next_user_id()), count=6_000)
+    try:
+        bulk_fork(session=session, parent=0, first=3_001, count=2_000)
+        bulk_fork(session=session, parent=1, first=4_001, count=2_000)
+        session = selectors.get_session(user_id=session.user_id, session_id=session.session_id)
+        assert session.message_count == 10_000
+        assert branches.path_length(session) == 6_000
+        for before, segments in ((None, [2]), (4_026, [1, 2]), (3_011, [0, 1])):
+            assert_page_is_bounded(session, before=before, segments=segments)
+    finally:
+        # 10,000 documents take longer than the flush's deadline to delete: plain deletes by owner.
+        with pymongo.timeout(600):
+            for model in (ChatMessage, ChatSession):
+                store.collection(model).delete_many({"user_id": Int64(session.user_id)})
+
+
+def assert_page_is_bounded(session: ChatSession, *, before: int | None, segments: list[int]) -> None:
+    """A page of 50 on the active path: consecutive orders, one index range per branch segment,
+    each examining only its own documents."""
+    pages: list[selectors.MessagePage] = []
+    aggregations = captured_aggregations(
+        lambda: pages.append(selectors.message_page(session=session, limit=50, before=before))
+    )
+    items = pages[0].items
+    assert [m.order for m in items] == list(range(items[0].order, items[0].order + 50))
+    assert sorted({m.branch for m in items}) == segments
+    assert len(aggregations) == len(segments)
+    examined = 0
+    for collection, pipeline in aggregations:
+        stats = explain(collection, pipeline)
+        assert "IXSCAN" in stats["stages"], stats
+        assert "COLLSCAN" not in stats["stages"], stats
+        examined += stats["totalDocsExamined"]
+    assert examined <= 50 + 2, examined
