@@ -3,13 +3,14 @@ gap-free orders, and every read follows the active branch."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pymongo
 import pytest
 from bson import Int64
 
-from chats import branches, selectors, services, store
+from chats import branches, exporters, selectors, services, store
 from chats.exceptions import InvalidChatInput, MessageNotFound
 from chats.models import ChatMessage, ChatSession, Role
 from chats.services.branches import switch_branch
@@ -236,3 +237,36 @@ def assert_page_is_bounded(session: ChatSession, *, before: int | None, segments
         assert "COLLSCAN" not in stats["stages"], stats
         examined += stats["totalDocsExamined"]
     assert examined <= 50 + 2, examined
+
+
+def test_erasing_a_forked_session_removes_every_branch() -> None:
+    session, stored = conversation(3)
+    regenerate(session, stored[3], "a2 again")
+    edit(session, stored[0], "q1 v2", "a1 v2")
+
+    erased = services.delete_session_permanently(session=session)
+
+    assert erased.counts.messages == 9
+    assert store.collection(ChatMessage).count_documents({"user_id": Int64(session.user_id)}) == 0
+
+
+def test_exports_hold_the_active_path_with_its_count() -> None:
+    session, stored = conversation(2)
+    regenerate(session, stored[1], "a1 again")
+
+    document = json.loads("".join(exporters.render_session(session, "json")))["data"]
+    lines = [json.loads(line) for line in exporters.ndjson_lines(session.user_id)]
+
+    assert [m["content"] for m in document["messages"]] == ["q1", "a1 again"]
+    assert document["session"]["message_count"] == 2
+    assert [m["branch"] for m in document["messages"]] == [0, 1]
+    assert [line["content"] for line in lines if line["type"] == "message"] == ["q1", "a1 again"]
+
+
+def test_statistics_count_every_stored_message_and_start_at_the_shown_first_one() -> None:
+    session, stored = conversation(2)
+    edit(session, stored[0], "q1 v2", "a1 v2")
+
+    stats = selectors.session_statistics(session=session)
+
+    assert stats["total_messages"] == 6
