@@ -12,10 +12,13 @@ from chats.selectors.messages import messages_in_range
 
 
 def switch_branch(*, session: ChatSession, message: ChatMessage) -> ChatSession:
-    """Make the branch holding ``message`` active: the conversation then shows the path to that
-    branch's tip. Idempotent; MessageNotFound when the message is not the session's."""
+    """Show ``message``: when it is not on the active path, the branch holding it becomes active
+    (the conversation then shows the path to that branch's tip); when it is, nothing changes (a
+    search hit in the shown conversation). MessageNotFound when the message is not the session's."""
     if message.session_id != session.pk:
         raise MessageNotFound()
+    if branches.on_path(branches.active_path(session), message.branch, message.order):
+        return session
     result = store.collection(ChatSession).update_one(
         {**store.owned(session), "deleted_at": None}, {"$set": {"active_branch": message.branch}}
     )

@@ -270,3 +270,13 @@ def test_statistics_count_every_stored_message_and_start_at_the_shown_first_one(
     stats = selectors.session_statistics(session=session)
 
     assert stats["total_messages"] == 6
+
+
+def test_showing_a_message_already_on_the_active_path_keeps_the_branch() -> None:
+    session, stored = conversation(3)
+    regenerate(session, stored[5], "a3 again")
+
+    switch_branch(session=session, message=stored[1])
+
+    assert session.active_branch == 1
+    assert contents(session) == ["q1", "a1", "q2", "a2", "q3", "a3 again"]

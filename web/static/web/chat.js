@@ -1174,6 +1174,7 @@
   }
 
   async function openSearchHit(hit) {
+    await showBranchOf(hit.message_id);
     if (!(await openSession(hit.session_id, { focus: "none" }))) return;
     const selector = `[data-message-id="${CSS.escape(hit.message_id)}"]`;
     let target = ui.messages.querySelector(selector);
@@ -1272,6 +1273,16 @@
       reportError(error);
     } finally {
       setSending(false);
+    }
+  }
+
+  /* A search hit on another branch: that branch becomes the shown one (no change when the hit is
+     on the shown path already). Opening the conversation reports any failure itself. */
+  async function showBranchOf(messageId) {
+    try {
+      await api(`${messagePath(messageId)}/activate`, { method: "POST" });
+    } catch (error) {
+      // the conversation opens on its current branch
     }
   }
 
