@@ -3,8 +3,10 @@ gap-free orders, and every read follows the active branch."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pymongo
 import pytest
@@ -280,3 +282,32 @@ def test_showing_a_message_already_on_the_active_path_keeps_the_branch() -> None
 
     assert session.active_branch == 1
     assert contents(session) == ["q1", "a1", "q2", "a2", "q3", "a3 again"]
+
+
+def test_messages_and_sessions_written_before_branches_read_after_the_migration() -> None:
+    """Documents without ``branch`` / ``active_branch`` / ``branches`` (written before 0007) get
+    them from the migration's backfill and read as the original line."""
+    migration = importlib.import_module("chats.migrations.0007_branches")
+    session = session_with_messages(messages=3)
+    owned = {"user_id": Int64(session.user_id), "session_id": session.pk}
+    store.collection(ChatMessage).update_many(owned, {"$unset": {"branch": ""}})
+    store.collection(ChatSession).update_one(
+        {"_id": session.pk, "user_id": Int64(session.user_id)},
+        {"$unset": {"active_branch": "", "branches": ""}},
+    )
+    editor = SimpleNamespace(connection=SimpleNamespace(vendor="mongodb", database=store.database()))
+
+    migration.backfill_and_swap_index(None, editor)
+    migration.backfill_and_swap_index(None, editor)  # a rerun changes nothing
+
+    fresh = selectors.get_session(user_id=session.user_id, session_id=session.session_id)
+    assert (fresh.active_branch, fresh.branches) == (0, [])
+    assert [m.order for m in selectors.message_page(session=fresh, limit=10).items] == [1, 2, 3]
+    indexes = store.collection(ChatMessage).index_information()
+    assert indexes["uniq_message_branch_order"]["key"] == [
+        ("user_id", 1),
+        ("session_id", 1),
+        ("branch", 1),
+        ("order", 1),
+    ]
+    assert "uniq_message_order" not in indexes
