@@ -89,17 +89,21 @@ def iter_session_messages(*, session: ChatSession, batch: int = 500) -> Iterator
 
 def messages_at(*, session: ChatSession, positions: list[tuple[int, int]]) -> list[ChatMessage]:
     """The session's messages at the given (branch, order) positions, in that order (missing ones
-    left out): one query, exact keys of ``(user_id, session, branch, order)``."""
-    if not positions:
-        return []
+    left out): per branch one read of exact keys of ``(user_id, session, branch, order)`` (only
+    the index's last field may take several values on SecantusDB, or it scans the collection)."""
+    orders: dict[int, set[int]] = {}
+    for branch, order in positions:
+        orders.setdefault(branch, set()).add(order)
     found = {
         (message.branch, message.order): message
+        for branch, wanted in sorted(orders.items())
         for message in aggregate(
             ChatMessage,
             {
                 "user_id": Int64(session.user_id),
                 "session_id": session.pk,
-                "$or": [{"branch": branch, "order": order} for branch, order in positions],
+                "branch": branch,
+                "order": {"$in": sorted(wanted)},
             },
         )
     }
@@ -175,23 +179,15 @@ def latest_exchanges(*, user_id: int, limit: int) -> list[dict[str, Any]]:
         following = branches.window(paths[q.session_id], q.order + 1, q.order + 1)
         if following:
             wanted[q.pk] = (following[0].branch, q.order + 1)
+    sessions_by_pk = {q.session_id: sessions[q.session_id] for q in questions}
+    positions: dict[Any, list[tuple[int, int]]] = {}
+    for q in questions:
+        if q.pk in wanted:
+            positions.setdefault(q.session_id, []).append(wanted[q.pk])
     answers = {
         (answer.session_id, answer.branch, answer.order): answer
-        for answer in (
-            aggregate(
-                ChatMessage,
-                {
-                    "user_id": Int64(user_id),
-                    "$or": [
-                        {"session_id": q.session_id, "branch": wanted[q.pk][0], "order": wanted[q.pk][1]}
-                        for q in questions
-                        if q.pk in wanted
-                    ],
-                },
-            )
-            if wanted
-            else []
-        )
+        for session_pk, session_positions in positions.items()
+        for answer in messages_at(session=sessions_by_pk[session_pk], positions=session_positions)
         if answer.role == Role.ASSISTANT
     }
 

@@ -311,3 +311,27 @@ def test_messages_and_sessions_written_before_branches_read_after_the_migration(
         ("order", 1),
     ]
     assert "uniq_message_order" not in indexes
+
+
+def test_chat_history_pairs_each_question_with_the_reply_shown_after_it() -> None:
+    session, stored = conversation(2)
+    regenerate(session, stored[3], "a2 again")
+
+    history = selectors.latest_exchanges(user_id=session.user_id, limit=5)
+
+    assert [(item["message"], item["response"]) for item in history] == [("q2", "a2 again"), ("q1", "a1")]
+
+
+def test_a_sibling_list_reads_exactly_its_messages_by_index() -> None:
+    session, stored = conversation(3)
+    second = regenerate(session, stored[3], "a2 v2")
+    regenerate(session, second, "a2 v3")
+    message = selectors.get_message(user_id=session.user_id, message_id=stored[3].message_id)
+
+    aggregations = captured_aggregations(lambda: selectors.message_siblings(message=message))
+
+    assert len(aggregations) == 3  # one exact key per version
+    for collection, pipeline in aggregations:
+        stats = explain(collection, pipeline)
+        assert "IXSCAN" in stats["stages"], stats
+        assert stats["totalDocsExamined"] == 1, stats
