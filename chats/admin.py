@@ -581,6 +581,7 @@ class ChatMessageAdmin(IdPeopleOrWordsSearch, ReadOnlyChatAdmin):
         "owner_link",
         "role",
         "order",
+        "branch",
         "status",
         "model",
         "content",
