@@ -22,7 +22,7 @@ from pymongo.client_session import ClientSession
 from pymongo.database import Database
 from pymongo.mongo_client import MongoClient
 
-from chats import search, selectors
+from chats import branches, search, selectors
 from chats.responders import offline
 from chats.responders.base import Turn
 
@@ -200,17 +200,33 @@ def exchange(
     store_messages(client, db, session, [answer], usage)
 
 
-def message_range(db: Database[Document], *, session: Document, low: int, high: int) -> list[Document]:
-    """One bounded range on (user_id, session_id, order): SecantusDB never sorts by an index."""
+def message_range(
+    db: Database[Document], *, session: Document, low: int, high: int, branch: int = 0
+) -> list[Document]:
+    """One bounded range on (user_id, session_id, branch, order): SecantusDB never sorts by an index."""
     return list(
         db.chat_messages.find(
             {
                 "user_id": Int64(session["user_id"]),
                 "session_id": session["_id"],
+                "branch": branch,
                 "order": {"$gte": max(1, low), "$lte": high},
             }
         ).sort("order", 1)
     )
+
+
+def forked_message_page(db: Database[Document], *, user_id: int, session_id: str) -> list[Document]:
+    """The newest 50 of a conversation with branches: its active path's window, one range per
+    branch segment (the branch arithmetic is the product's, ``chats.branches``, no I/O)."""
+    session = find_session(db, user_id=user_id, session_id=session_id)
+    table = branches.table(message_count=session["message_count"], stored=session.get("branches"))
+    active = int(session.get("active_branch") or 0)
+    high = table[active].tip
+    found: list[Document] = []
+    for segment in branches.window(branches.path(table, active), high - 49, high):
+        found += message_range(db, session=session, low=segment.low, high=segment.high, branch=segment.branch)
+    return found
 
 
 def message_page(

@@ -84,6 +84,8 @@ def measure_operations(layers: Any, dataset: Any, plan: Plan) -> list[dict[str, 
     search_size = headline("search", plan.search_sizes)
     owner, session = dataset.long_sessions[page_size]
     searcher, _ = dataset.long_sessions[search_size]
+    forked = dataset.forked
+    assert forked is not None, "build_dataset makes the forked conversation"
     operations = [
         (
             "append",
@@ -114,6 +116,12 @@ def measure_operations(layers: Any, dataset: Any, plan: Plan) -> list[dict[str, 
             f"3b. Paging backwards, 50 at a time, in a {page_size:,}-message session",
             page_size,
             lambda: layers.message_pages(owner, session, backwards=True),
+        ),
+        (
+            "newest_page_forked",
+            f"3c. Newest 50 messages of a forked {page_size:,}-message conversation (3 branches)",
+            page_size,
+            lambda: layers.forked_newest_page(*forked),
         ),
         (
             "search",

@@ -23,9 +23,9 @@ from accounts.models import User
 from accounts.services import issue_token
 from bench import raw
 from bench.timing import Operation
-from chats import selectors, services
+from chats import builders, selectors, services, store
 from chats.fake_data import SEARCH_PHRASE, ChatGenerator, generated_users, iter_patient_questions
-from chats.models import ChatSession
+from chats.models import ChatMessage, ChatSession, Role
 from chats.services import turn as conversation
 
 T = TypeVar("T")
@@ -53,6 +53,7 @@ class Dataset:
 
     writer: Actor
     long_sessions: dict[int, tuple[Actor, ChatSession]] = field(default_factory=dict)
+    forked: tuple[Actor, ChatSession] | None = None  # branches: the forked conversation of the headline size
     session_owners: dict[int, Actor] = field(default_factory=dict)
     generated: dict[str, Any] = field(default_factory=dict)
 
@@ -61,7 +62,7 @@ def build_dataset(*, session_lengths: list[int], session_counts: list[int], seed
     """One user per session length (one session of that many messages; also the search curve) and one
     user per session count (that many two-message sessions), plus a writer for the appends."""
     started = time.monotonic()
-    user_ids = generated_users(count=1 + len(session_lengths) + len(session_counts), prefix="bench")
+    user_ids = generated_users(count=2 + len(session_lengths) + len(session_counts), prefix="bench")
     actors = [Actor(user_id, issue_token(user=User.objects.get(pk=user_id)).key) for user_id in user_ids]
     generator = ChatGenerator(seed=seed)
     dataset = Dataset(writer=actors[0])
@@ -71,8 +72,50 @@ def build_dataset(*, session_lengths: list[int], session_counts: list[int], seed
     for count, actor in zip(session_counts, actors[1 + len(session_lengths) :], strict=True):
         generator.sessions_for(user_id=actor.user_id, sessions=count, messages=2)
         dataset.session_owners[count] = actor
+    headline_length = max(length for length in session_lengths if length <= 10_000)
+    dataset.forked = (
+        actors[-1],
+        forked_conversation(generator, user_id=actors[-1].user_id, size=headline_length),
+    )
     dataset.generated = {**generator.written, "seconds": round(time.monotonic() - started, 1)}
     return dataset
+
+
+def forked_conversation(generator: ChatGenerator, *, user_id: int, size: int) -> ChatSession:
+    """A conversation of ``size`` messages with branches: 60 % on the original line, a fork of it at
+    30 % (20 %), and a fork of that fork at 40 % (20 %), which is active."""
+    [session] = generator.sessions_for(user_id=user_id, sessions=1, messages=size * 6 // 10)
+    add_fork(session, parent=0, first=size * 3 // 10 + 1, count=size // 5)
+    add_fork(session, parent=1, first=size * 4 // 10 + 1, count=size - size * 6 // 10 - size // 5)
+    return session
+
+
+def add_fork(session: ChatSession, *, parent: int, first: int, count: int) -> None:
+    """A branch of ``count`` messages forked from ``parent`` at order ``first``, made active."""
+    branch = len(session.branches) + 1
+    moment = store.now()
+    documents = [
+        store.to_document(
+            builders.message(
+                session=session,
+                role=Role.USER if order % 2 else Role.ASSISTANT,
+                content=f"message {order} on branch {branch}",
+                order=order,
+                branch=branch,
+                created_at=moment,
+            )
+        )
+        for order in range(first, first + count)
+    ]
+    store.collection(ChatMessage).insert_many(documents, ordered=False)
+    fork = builders.fork(id=branch, parent=parent, first=first, tip=first + count - 1)
+    store.collection(ChatSession).update_one(
+        store.owned(session),
+        {"$inc": {"message_count": count}, "$push": {"branches": fork}, "$set": {"active_branch": branch}},
+    )
+    session.message_count += count
+    session.branches = [*session.branches, fork]
+    session.active_branch = branch
 
 
 def raw_client() -> tuple[MongoClient[dict[str, Any]], Database[dict[str, Any]]]:
@@ -278,6 +321,25 @@ class Layers:
                 ),
                 "service": service_page,
                 "http": http_page,
+            }
+        )
+
+    def forked_newest_page(self, owner: Actor, session: ChatSession) -> dict[str, Operation]:
+        """The newest 50 messages of a conversation with branches: its active path."""
+
+        def service_page(number: int) -> None:
+            found = selectors.get_session(user_id=owner.user_id, session_id=session.session_id)
+            selectors.message_page(session=found, limit=PAGE)
+
+        return self._layers(
+            {
+                "raw": lambda number: raw.forked_message_page(
+                    self.db, user_id=owner.user_id, session_id=session.session_id
+                ),
+                "service": service_page,
+                "http": lambda number: self._get(
+                    owner, f"/api/chat/sessions/{session.session_id}/messages", {"limit": PAGE}
+                ),
             }
         )
 

@@ -41,7 +41,14 @@ from accounts.permissions import MANAGE_LEGAL_HOLD, READ_PATIENT_CHATS, has_staf
 from audit import services as audit
 from audit.admin_access import AuditedAdminMixin
 from audit.models import AuditEvent
-from chats import admin_users, exporters, selectors, services, store  # noqa: F401 - admin_users registers the users admin
+from chats import (  # noqa: F401 - admin_users registers the users admin
+    admin_users,
+    branches,
+    exporters,
+    selectors,
+    services,
+    store,
+)
 from chats.exceptions import InvalidChatInput
 from chats.models import (
     ChatMessage,
@@ -238,7 +245,10 @@ def conversation_page(*, session: ChatSession, before: int | None, after: int | 
         for message in page.items
     ]
     return Thread(
-        entries=entries, total=session.message_count, older=page.older_cursor, newer=page.newer_cursor
+        entries=entries,
+        total=branches.path_length(session),  # the shown (active) path, which the orders number
+        older=page.older_cursor,
+        newer=page.newer_cursor,
     )
 
 
@@ -571,6 +581,7 @@ class ChatMessageAdmin(IdPeopleOrWordsSearch, ReadOnlyChatAdmin):
         "owner_link",
         "role",
         "order",
+        "branch",
         "status",
         "model",
         "content",

@@ -60,8 +60,11 @@ def session(
     message_count: int = 0,
     last_message_at: datetime | None = None,
     updated_at: datetime | None = None,
+    active_branch: int = 0,
+    branches: list[dict[str, Any]] | None = None,
 ) -> ChatSession:
-    """A session; the importers also fix its ``pk`` and carry its counters and times over."""
+    """A session; the importers also fix its ``pk`` and carry its counters, times and branch table
+    over (``branches``: the forks, see ``chats.branches``; ``message_count`` counts every branch)."""
     moment = created_at or store.now()
     return ChatSession(
         pk=pk,
@@ -75,6 +78,8 @@ def session(
         metadata=metadata or {},
         search_terms=search.terms_for(title),
         message_count=message_count,
+        active_branch=active_branch,
+        branches=[dict(entry) for entry in branches or []],
         last_message_at=last_message_at,
         created_at=moment,
         updated_at=updated_at or moment,
@@ -89,6 +94,7 @@ def message(
     message_id: str | None = None,
     created_at: datetime | None = None,
     order: int = 0,
+    branch: int = 0,
     status: str = MessageStatus.COMPLETED,
     model: str = "",
     parent_message_id: str = "",
@@ -100,7 +106,8 @@ def message(
     pk: ObjectId | None = None,
     search_terms: list[str] | None = None,
 ) -> ChatMessage:
-    """A message with its content hash and search terms; ``order`` is assigned when it is appended.
+    """A message with its content hash and search terms; ``order`` and ``branch`` are assigned when
+    it is appended (branch 0: the original line of the conversation).
 
     The importers fix its ``pk`` and may pass ``search_terms`` worked out ahead (``writer.prepare``).
     """
@@ -124,7 +131,14 @@ def message(
         search_terms=search.terms_for(content) if search_terms is None else search_terms,
         created_at=created_at or store.now(),
         order=order,
+        branch=branch,
     )
+
+
+def fork(*, id: int, parent: int, first: int, tip: int, fork_message_id: str = "") -> dict[str, Any]:
+    """One entry of ``ChatSession.branches``: branch ``id`` holds orders ``first..tip``, its first
+    message a sibling of the message at ``first`` on ``parent`` (see ``chats.branches``)."""
+    return {"id": id, "parent": parent, "first": first, "fork_message_id": fork_message_id, "tip": tip}
 
 
 def message_content(*, role: str, status: str, content: str) -> str:

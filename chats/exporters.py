@@ -1,4 +1,7 @@
-"""Session exports (JSON, CSV, Markdown, text) and the streamed export of all of a user's chats."""
+"""Session exports (JSON, CSV, Markdown, text) and the streamed export of all of a user's chats.
+
+A conversation with branches (edits, regenerations) is exported as it is shown: its active path.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from chats import selectors
+from chats import branches, selectors
 from chats.exceptions import InvalidChatInput
 from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 
@@ -52,6 +55,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def session_data(session: ChatSession) -> dict[str, Any]:
+    """The session's fields; an export holds the active path of a conversation with branches,
+    so ``message_count`` is the number of messages exported (orders 1..n along that path)."""
     return {
         "session_id": session.session_id,
         "title": session.title,
@@ -59,7 +64,8 @@ def session_data(session: ChatSession) -> dict[str, Any]:
         "channel": session.channel,
         "tags": list(session.tags),
         "metadata": session.metadata,
-        "message_count": session.message_count,
+        "message_count": branches.path_length(session),
+        "active_branch": branches.active_of(session),
         "created_at": _iso(session.created_at),
         "updated_at": _iso(session.updated_at),
         "last_message_at": _iso(session.last_message_at),
@@ -113,6 +119,7 @@ def message_data(
         "message_id": message.message_id,
         "session_id": session.session_id,
         "order": message.order,
+        "branch": message.branch,
         "role": message.role,
         "content": message.content,
         "status": message.status,

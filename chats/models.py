@@ -3,7 +3,8 @@
 Every collection carries ``user_id`` (the MySQL user's id, no cross-database foreign key) as the
 first field of its indexes: one user's data is found by an index range and is the shard key
 when the cluster is sharded. Unique indexes therefore start with ``user_id`` too; a session
-belongs to exactly one user, so ``(user_id, session, order)`` is as strict as ``(session, order)``.
+belongs to exactly one user, so ``(user_id, session, branch, order)`` is as strict as
+``(session, branch, order)``.
 
 The unique indexes are created by migration 0002 through pymongo, not ``Meta.constraints``:
 django-mongodb-backend makes unique constraints *partial* indexes (``$type`` filters), which a
@@ -66,7 +67,7 @@ class VoteType(models.TextChoices):
 UNIQUE_INDEXES: dict[str, list[tuple[str, list[str]]]] = {
     "chat_sessions": [("uniq_session_per_user", ["user_id", "session_id"])],
     "chat_messages": [
-        ("uniq_message_order", ["user_id", "session_id", "order"]),
+        ("uniq_message_branch_order", ["user_id", "session_id", "branch", "order"]),
         ("uniq_message_id", ["user_id", "message_id"]),
     ],
     "chat_token_usage": [("uniq_usage_per_message", ["user_id", "message_id"])],
@@ -88,7 +89,14 @@ class ChatSession(models.Model):
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     search_terms = ArrayField(models.CharField(max_length=64), default=list, blank=True, editable=False)
+    # Every stored message of the session, on every branch (erasure, retention, statistics and the
+    # importers' checks count documents); the active path's length is ``chats.branches.path_length``.
     message_count = models.PositiveIntegerField(default=0)
+    # The branch whose tip is the conversation's leaf (0: the original line), and the forks: one
+    # entry per branch >= 1, ``{"id", "parent", "first", "fork_message_id", "tip"}`` (see
+    # ``chats.branches``); branch 0 is not stored, its length is what the forks leave of message_count.
+    active_branch = models.PositiveIntegerField(default=0)
+    branches = models.JSONField(default=list, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -121,7 +129,8 @@ class ChatSession(models.Model):
 
 
 class ChatMessage(models.Model):
-    """One message; ``order`` is 1, 2, 3… within its session, unique and gap-free."""
+    """One message; ``order`` is its position in its thread (1, 2, 3…), unique and gap-free within
+    its ``branch`` and along every path from the first message to a leaf (``chats.branches``)."""
 
     message_id = models.CharField(max_length=64, default=new_public_id)
     session = models.ForeignKey(
@@ -132,6 +141,7 @@ class ChatMessage(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField()
     order = models.PositiveIntegerField()
+    branch = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.COMPLETED)
     model = models.CharField(max_length=100, blank=True, default="")
     source_documents = models.JSONField(default=list, blank=True)
@@ -151,7 +161,7 @@ class ChatMessage(models.Model):
 
     class Meta:
         db_table = "chat_messages"
-        ordering = ["session_id", "order"]
+        ordering = ["session_id", "branch", "order"]
         indexes = [
             models.Index(fields=["user_id", "created_at"], name="message_user_time_idx"),
             models.Index(fields=["user_id", "search_terms"], name="message_search_idx"),

@@ -335,6 +335,13 @@ def remember_turn(
         )
 
 
+def replace_session(*, session: ChatSession, stored: Sequence[ChatMessage]) -> None:
+    """The session's active path changed (an edit, a regeneration, a switch of branch): its cached
+    history becomes ``stored``, the newest messages of the new path. Never fails the caller."""
+    if purge_session_cache(user_id=session.user_id, session_id=session.session_id):
+        remember_turn(session=session, stored=stored)
+
+
 def purge_session_cache(*, user_id: int, session_id: str) -> bool:
     """Forget one session's cached history at once (erasure, permanent or soft delete).
 

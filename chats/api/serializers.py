@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 import medibot
+from chats import branches
 from chats.models import ChatMessage, ChatSession, SessionType
 
 
@@ -55,7 +56,8 @@ class SessionOutput(serializers.Serializer):
     is_pinned = serializers.BooleanField()
     tags = serializers.ListField(child=serializers.CharField())
     metadata = serializers.DictField()
-    message_count = serializers.IntegerField()
+    message_count = serializers.IntegerField(help_text="stored messages, every branch counted")
+    active_branch = serializers.IntegerField(help_text="the branch whose tip ends the shown conversation")
     last_message_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -81,6 +83,27 @@ class MessageOutput(serializers.Serializer):
     my_vote = serializers.SerializerMethodField(
         help_text="the caller's vote (up/down) on this message, or null"
     )
+    branch = serializers.IntegerField(help_text="the branch holding the message (0: the original line)")
+    sibling_index = serializers.SerializerMethodField(help_text="1-based place among its siblings")
+    sibling_count = serializers.SerializerMethodField(help_text="versions at this point (1: no fork)")
+
+    def _sibling_place(self, message: ChatMessage) -> tuple[int, int]:
+        """From the session's branch table (given in context): no query per message."""
+        session: ChatSession | None = self.context.get("session")
+        if session is None:
+            return 1, 1
+        table = self.context.setdefault("branch_table", branches.of_session(session))
+        if message.branch not in table:
+            return 1, 1
+        return branches.sibling_place(table, message.branch, message.order)
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_sibling_index(self, message: ChatMessage) -> int:
+        return self._sibling_place(message)[0]
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_sibling_count(self, message: ChatMessage) -> int:
+        return self._sibling_place(message)[1]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_my_vote(self, message: ChatMessage) -> str | None:
@@ -399,3 +422,21 @@ class LatestChatOutput(serializers.Serializer):
     role = serializers.CharField()
     content = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+class ReviseInput(StrictInput):
+    """Edit and resend: the new text of the caller's message."""
+
+    message = serializers.CharField(trim_whitespace=False, allow_blank=False)
+
+
+class BranchMessagesOutput(serializers.Serializer):
+    results = MessageOutput(many=True)
+    active_index = serializers.IntegerField(
+        allow_null=True, help_text="1-based place of the one on the active path, null when none is"
+    )
+
+
+class SwitchBranchOutput(serializers.Serializer):
+    session = SessionOutput()
+    active_branch = serializers.IntegerField()

@@ -92,6 +92,28 @@ urlpatterns = [
     ),
     # Feedback and cost (reference 004)
     path("api/chat/messages/<str:message_id>/vote", views.VoteApi.as_view(), name="message-vote"),
+    # Branches (issue 17): regenerate, edit and resend, versions at a fork, the active branch
+    path(
+        "api/chat/messages/<str:message_id>/regenerate",
+        views.RegenerateReplyApi.as_view(),
+        name="message-regenerate",
+    ),
+    path("api/chat/messages/<str:message_id>/edit", views.EditMessageApi.as_view(), name="message-edit"),
+    path(
+        "api/chat/messages/<str:message_id>/siblings",
+        views.MessageSiblingsApi.as_view(),
+        name="message-siblings",
+    ),
+    path(
+        "api/chat/messages/<str:message_id>/children",
+        views.MessageChildrenApi.as_view(),
+        name="message-children",
+    ),
+    path(
+        "api/chat/messages/<str:message_id>/activate",
+        views.SwitchBranchApi.as_view(),
+        name="message-activate",
+    ),
     path("api/chat/token-usage", views.TokenUsageApi.as_view(), name="token-usage"),
     # Staff (reference 002)
     path("api/admin/users", views.StaffUsersApi.as_view(), name="staff-users"),

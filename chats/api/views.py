@@ -29,7 +29,7 @@ from accounts.permissions import (
     VIEW_USER_DIRECTORY,
     StaffPermission,
 )
-from chats import exporters, health, recent_history, selectors, services, staff_access, store
+from chats import branches, exporters, health, recent_history, selectors, services, staff_access, store
 from chats.api import serializers as io
 from chats.exceptions import StoreUnavailable
 from chats.models import Channel, ChatSession
@@ -141,14 +141,14 @@ class SendMessageApi(APIView):
                 channel=Channel.WEB,
             )
             if streamed.queued is not None:
-                return self._respond(streamed.queued)
+                return self.respond(streamed.queued)
             response = StreamingHttpResponse(
                 _sse(streamed.events), content_type="text/event-stream", status=200
             )
             response["X-Accel-Buffering"] = "no"
             response["X-Session-Id"] = streamed.session_id
             return response
-        return self._respond(
+        return self.respond(
             turn.run_turn(
                 user_id=_uid(request),
                 session_id=data["session_id"],
@@ -157,7 +157,8 @@ class SendMessageApi(APIView):
             )
         )
 
-    def _respond(self, result: turn.TurnResult) -> Response:
+    @staticmethod
+    def respond(result: turn.TurnResult) -> Response:
         context = {"session": result.session}
         body = {
             "session_id": result.session.session_id,
@@ -172,6 +173,115 @@ class SendMessageApi(APIView):
             body["detail"] = QUEUED_DETAIL
             return Response(body, status=status.HTTP_202_ACCEPTED)
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _wants_stream(request: Request) -> bool:
+    return request.query_params.get("stream", "").lower() in ("1", "true", "yes") or (
+        request.accepted_renderer.media_type == "text/event-stream"
+    )
+
+
+def _streamed_response(streamed: turn.StreamedTurn) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(_sse(streamed.events), content_type="text/event-stream", status=200)
+    response["X-Accel-Buffering"] = "no"
+    response["X-Session-Id"] = streamed.session_id
+    return response
+
+
+REVISE_RESPONSES = {
+    201: io.ReplyOutput,
+    400: OpenApiResponse(description="invalid input, or not a message that can be revised this way"),
+    404: OpenApiResponse(description="no such message"),
+    502: OpenApiResponse(description="the provider failed; a failed reply was stored on the new branch"),
+    503: OpenApiResponse(description="chat storage is down: nothing was stored"),
+}
+
+
+class RegenerateReplyApi(APIView):
+    """POST a new reply to the question a reply of the caller's answered: stored as its sibling on
+    a new branch, which becomes active. ``?stream=1`` (or ``Accept: text/event-stream``) streams it."""
+
+    throttle_scope = "chat_send"
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, EventStreamRenderer]
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("stream", bool, description="stream the reply as server-sent events")],
+        responses=REVISE_RESPONSES,
+    )
+    def post(self, request: Request, message_id: str) -> Response | StreamingHttpResponse:
+        if _wants_stream(request):
+            return _streamed_response(turn.stream_regenerate(user_id=_uid(request), message_id=message_id))
+        return SendMessageApi.respond(turn.regenerate_turn(user_id=_uid(request), message_id=message_id))
+
+
+class EditMessageApi(APIView):
+    """POST the new text of one of the caller's messages: stored as its sibling on a new branch,
+    which becomes active, and answered there (streamed as ``RegenerateReplyApi``)."""
+
+    throttle_scope = "chat_send"
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, EventStreamRenderer]
+
+    @extend_schema(
+        request=io.ReviseInput,
+        parameters=[OpenApiParameter("stream", bool, description="stream the reply as server-sent events")],
+        responses=REVISE_RESPONSES,
+    )
+    def post(self, request: Request, message_id: str) -> Response | StreamingHttpResponse:
+        text = _input(io.ReviseInput, request.data)["message"]
+        if _wants_stream(request):
+            return _streamed_response(
+                turn.stream_edit(user_id=_uid(request), message_id=message_id, text=text)
+            )
+        return SendMessageApi.respond(turn.edit_turn(user_id=_uid(request), message_id=message_id, text=text))
+
+
+def _branch_messages(request: Request, messages: list[Any], session: ChatSession) -> Response:
+    path = branches.active_path(session)
+    active = next(
+        (n for n, m in enumerate(messages, start=1) if branches.on_path(path, m.branch, m.order)), None
+    )
+    return Response(
+        {"results": _message_list(messages, session, user_id=_uid(request)), "active_index": active}
+    )
+
+
+class MessageSiblingsApi(APIView):
+    """GET the versions of a message at its fork ("< 1/n >"): itself and its siblings, in order."""
+
+    @extend_schema(
+        responses={200: io.BranchMessagesOutput, 404: OpenApiResponse(description="no such message")}
+    )
+    def get(self, request: Request, message_id: str) -> Response:
+        message = selectors.get_message(user_id=_uid(request), message_id=message_id)
+        return _branch_messages(request, selectors.message_siblings(message=message), message.session)
+
+
+class MessageChildrenApi(APIView):
+    """GET the messages that follow a message, one per branch (its replies after regenerations)."""
+
+    @extend_schema(
+        responses={200: io.BranchMessagesOutput, 404: OpenApiResponse(description="no such message")}
+    )
+    def get(self, request: Request, message_id: str) -> Response:
+        message = selectors.get_message(user_id=_uid(request), message_id=message_id)
+        return _branch_messages(request, selectors.message_children(message=message), message.session)
+
+
+class SwitchBranchApi(APIView):
+    """POST makes the branch holding this message active: the conversation shows the path to
+    that branch's tip (a sibling chosen with "< 2/3 >", or a search hit on another branch)."""
+
+    @extend_schema(
+        request=None,
+        responses={200: io.SwitchBranchOutput, 404: OpenApiResponse(description="no such message")},
+    )
+    def post(self, request: Request, message_id: str) -> Response:
+        message = selectors.get_message(user_id=_uid(request), message_id=message_id)
+        session = services.switch_branch(session=message.session, message=message)
+        return Response(
+            io.SwitchBranchOutput({"session": session, "active_branch": session.active_branch}).data
+        )
 
 
 class ChatHistoryApi(APIView):

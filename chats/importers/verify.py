@@ -141,13 +141,19 @@ def _compare(conversation: _Open, batch_size: int) -> str:
 def _stored_messages(
     user_id: int, session_pk: Any, highest: int, batch_size: int
 ) -> Iterator[dict[str, Any]]:
-    """Messages 1..``highest`` in order, one index range of ``(user_id, session, order)`` per batch."""
+    """Messages 1..``highest`` in order, one index range of ``(user_id, session, branch, order)`` per
+    batch (an import writes the original line, branch 0)."""
     low = 1
     while low <= highest:
         high = low + batch_size - 1
         page = list(
             messages_collection().find(
-                {"user_id": Int64(user_id), "session_id": session_pk, "order": {"$gte": low, "$lte": high}},
+                {
+                    "user_id": Int64(user_id),
+                    "session_id": session_pk,
+                    "branch": 0,
+                    "order": {"$gte": low, "$lte": high},
+                },
                 {"role": 1, "content": 1, "created_at": 1, "order": 1},
             )
         )

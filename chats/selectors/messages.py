@@ -8,6 +8,7 @@ from typing import Any
 
 from bson import Int64
 
+from chats import branches
 from chats.exceptions import InvalidChatInput, MessageNotFound
 from chats.models import ChatMessage, ChatSession, Role
 from chats.selectors.query import aggregate, page_size
@@ -31,14 +32,17 @@ class MessagePage:
 def message_page(
     *, session: ChatSession, limit: int | None = None, before: int | None = None, after: int | None = None
 ) -> MessagePage:
-    """The newest ``limit`` messages, or ``limit`` before/after an order number, oldest first.
+    """The newest ``limit`` messages of the active path, or ``limit`` before/after an order number,
+    oldest first.
 
-    One range query on ``(user_id, session, order)``: orders are gap-free 1..message_count.
+    Orders are gap-free 1..n along the path, so the window is computed, then read as one exact
+    range on ``(user_id, session, branch, order)`` per branch segment it crosses (one for a
+    conversation without forks): the documents examined are the page's.
     """
     size = page_size(limit, default=50)
     if before is not None and after is not None:
         raise InvalidChatInput("give either before or after, not both.")
-    total = session.message_count
+    total = branches.path_length(session)
     if before is not None:
         high, low = before - 1, max(1, before - size)
     elif after is not None:
@@ -51,21 +55,76 @@ def message_page(
     return MessagePage(items=items, has_older=low > 1, has_newer=high < total)
 
 
-def messages_in_range(*, session: ChatSession, low: int, high: int) -> list[ChatMessage]:
-    """Messages ``low..high`` of a session, oldest first: one range on ``(user_id, session, order)``."""
-    return aggregate(
-        ChatMessage,
-        {"user_id": Int64(session.user_id), "session_id": session.pk, "order": {"$gte": low, "$lte": high}},
-        sort={"order": 1},
-    )
+def messages_in_range(
+    *, session: ChatSession, low: int, high: int, leaf: int | None = None
+) -> list[ChatMessage]:
+    """Messages ``low..high`` of the session's active path (or of the path to branch ``leaf``'s
+    tip), oldest first: one exact range on ``(user_id, session, branch, order)`` per branch
+    segment of the path in that window."""
+    table = branches.of_session(session)
+    path = branches.path(table, branches.active_of(session) if leaf is None else leaf)
+    found: list[ChatMessage] = []
+    for segment in branches.window(path, low, high):
+        found += aggregate(
+            ChatMessage,
+            {
+                "user_id": Int64(session.user_id),
+                "session_id": session.pk,
+                "branch": segment.branch,
+                "order": {"$gte": segment.low, "$lte": segment.high},
+            },
+            sort={"order": 1},
+        )
+    return found
 
 
 def iter_session_messages(*, session: ChatSession, batch: int = 500) -> Iterator[ChatMessage]:
-    """Every message of a session in order, fetched in bounded ranges (exports)."""
+    """Every message of the session's active path in order, fetched in bounded ranges (exports)."""
     low = 1
-    while low <= session.message_count:
+    total = branches.path_length(session)
+    while low <= total:
         yield from messages_in_range(session=session, low=low, high=low + batch - 1)
         low += batch
+
+
+def messages_at(*, session: ChatSession, positions: list[tuple[int, int]]) -> list[ChatMessage]:
+    """The session's messages at the given (branch, order) positions, in that order (missing ones
+    left out): per branch one read of exact keys of ``(user_id, session, branch, order)`` (only
+    the index's last field may take several values on SecantusDB, or it scans the collection)."""
+    orders: dict[int, set[int]] = {}
+    for branch, order in positions:
+        orders.setdefault(branch, set()).add(order)
+    found = {
+        (message.branch, message.order): message
+        for branch, wanted in sorted(orders.items())
+        for message in aggregate(
+            ChatMessage,
+            {
+                "user_id": Int64(session.user_id),
+                "session_id": session.pk,
+                "branch": branch,
+                "order": {"$in": sorted(wanted)},
+            },
+        )
+    }
+    return [found[position] for position in positions if position in found]
+
+
+def message_siblings(*, message: ChatMessage) -> list[ChatMessage]:
+    """The message and its siblings (the other answers to, or versions after, the same parent),
+    in "< 1/n >" order; ``message.session`` is its session (``get_message`` gives it)."""
+    session = message.session
+    table = branches.of_session(session)
+    held = branches.siblings(table, message.branch, message.order)
+    return messages_at(session=session, positions=[(branch, message.order) for branch in held])
+
+
+def message_children(*, message: ChatMessage) -> list[ChatMessage]:
+    """The replies to (or messages after) ``message`` on every branch, in "< 1/n >" order."""
+    session = message.session
+    table = branches.of_session(session)
+    held = branches.children(table, message.branch, message.order)
+    return messages_at(session=session, positions=[(branch, message.order + 1) for branch in held])
 
 
 def get_message(*, user_id: int, message_id: str) -> ChatMessage:
@@ -89,7 +148,8 @@ def messages_by_id(*, user_id: int, message_ids: list[str]) -> list[ChatMessage]
 def latest_exchanges(*, user_id: int, limit: int) -> list[dict[str, Any]]:
     """The user's latest question/answer pairs across sessions, newest first.
 
-    Each user message is paired with the assistant message that follows it (order + 1).
+    Each user message on its session's active path is paired with the assistant message that
+    follows it on that path (order + 1).
     """
     size = page_size(limit)
     questions = aggregate(
@@ -101,19 +161,6 @@ def latest_exchanges(*, user_id: int, limit: int) -> list[dict[str, Any]]:
     )
     if not questions:
         return []
-    wanted = {(q.session_id, q.order + 1) for q in questions}
-    answers = {
-        (answer.session_id, answer.order): answer
-        for answer in aggregate(
-            ChatMessage,
-            {
-                "user_id": Int64(user_id),
-                "session_id": {"$in": list({q.session_id for q in questions})},
-                "order": {"$in": sorted({q.order + 1 for q in questions})},
-            },
-        )
-        if answer.role == Role.ASSISTANT and (answer.session_id, answer.order) in wanted
-    }
     sessions = {
         session.pk: session
         for session in aggregate(
@@ -121,15 +168,40 @@ def latest_exchanges(*, user_id: int, limit: int) -> list[dict[str, Any]]:
         )
         if session.deleted_at is None
     }
+    paths = {pk: branches.active_path(session) for pk, session in sessions.items()}
+    questions = [
+        q
+        for q in questions
+        if q.session_id in paths and branches.on_path(paths[q.session_id], q.branch, q.order)
+    ]
+    wanted: dict[Any, tuple[int, int]] = {}
+    for q in questions:
+        following = branches.window(paths[q.session_id], q.order + 1, q.order + 1)
+        if following:
+            wanted[q.pk] = (following[0].branch, q.order + 1)
+    sessions_by_pk = {q.session_id: sessions[q.session_id] for q in questions}
+    positions: dict[Any, list[tuple[int, int]]] = {}
+    for q in questions:
+        if q.pk in wanted:
+            positions.setdefault(q.session_id, []).append(wanted[q.pk])
+    answers = {
+        (answer.session_id, answer.branch, answer.order): answer
+        for session_pk, session_positions in positions.items()
+        for answer in messages_at(session=sessions_by_pk[session_pk], positions=session_positions)
+        if answer.role == Role.ASSISTANT
+    }
+
+    def answer_to(question: ChatMessage) -> str | None:
+        position = wanted.get(question.pk)
+        found = answers.get((question.session_id, *position)) if position else None
+        return found.content if found else None
+
     return [
         {
             "conversation_id": sessions[q.session_id].session_id,
             "message": q.content,
-            "response": answers[(q.session_id, q.order + 1)].content
-            if (q.session_id, q.order + 1) in answers
-            else None,
+            "response": answer_to(q),
             "timestamp": q.created_at,
         }
         for q in questions
-        if q.session_id in sessions
     ]

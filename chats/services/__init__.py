@@ -8,6 +8,7 @@ the chat turn (user message, reply, outage fallback) is ``chats.services.turn``.
 
 from chats.builders import content_hash
 from chats.responders.base import Reply
+from chats.services.branches import remember_active_path, switch_branch
 from chats.services.delivery import record_delivery_status, set_message_attachments
 from chats.services.erasure import ErasureResult, complete_pending_erasures, request_erasure
 from chats.services.messages import append_message, record_reply
@@ -56,6 +57,7 @@ __all__ = [
     "delete_session_permanently",
     "record_delivery_status",
     "record_reply",
+    "remember_active_path",
     "request_erasure",
     "restore_session",
     "set_archived",
@@ -64,6 +66,7 @@ __all__ = [
     "set_pinned",
     "soft_delete_session",
     "start_session",
+    "switch_branch",
     "title_from",
     "unvote",
     "update_session",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +11,8 @@ from django.conf import settings
 from pymongo.client_session import ClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from chats import builders, search, store
-from chats.exceptions import InvalidChatInput, SessionNotFound
+from chats import branches, builders, search, store
+from chats.exceptions import InvalidChatInput, MessageNotFound, SessionNotFound
 from chats.models import (
     ChatMessage,
     ChatSession,
@@ -20,7 +21,8 @@ from chats.models import (
     TokenUsage,
 )
 from chats.responders.base import Reply
-from chats.selectors.messages import messages_by_id
+from chats.selectors.messages import messages_at, messages_by_id
+from chats.selectors.sessions import get_session
 from chats.services.validation import (
     title_from,
     validate_metadata,
@@ -46,8 +48,13 @@ def append_message(
     parent_message_id: str = "",
     message_id: str | None = None,
     created_at: datetime | None = None,
+    fork_of: ChatMessage | None = None,
 ) -> ChatMessage:
     """Store one message with the next order number; keeps the session's counters in step.
+
+    Appended at the tip of the session's active branch; with ``fork_of`` (one of the session's
+    messages) it starts a new branch instead, as a sibling of that message, and the new branch
+    becomes active (edit and resend). Its ``parent_message_id`` is then the fork's parent.
 
     The order comes from an atomic ``$inc`` of the session's ``message_count`` in the same
     transaction as the insert, so orders stay unique and gap-free under concurrent appends.
@@ -59,6 +66,8 @@ def append_message(
         raise InvalidChatInput(f"status must be one of {', '.join(MessageStatus.values)}.")
     content = builders.message_content(role=role, status=status, content=content)
     validate_text(content)
+    if fork_of is not None:
+        parent_message_id = _fork_parent_id(session, fork_of)
     message = builders.message(
         session=session,
         role=role,
@@ -74,7 +83,7 @@ def append_message(
         error_info=error_info,
         metadata=validate_metadata(metadata or {}),
     )
-    return _insert_messages(session, [message])[0]
+    return _insert_messages(session, [message], fork_of=fork_of, fork_parent_id=parent_message_id)[0]
 
 
 def record_reply(
@@ -84,8 +93,12 @@ def record_reply(
     message_id: str | None = None,
     parent_message_id: str = "",
     created_at: datetime | None = None,
+    fork_of: ChatMessage | None = None,
 ) -> tuple[ChatMessage, TokenUsage | None]:
-    """Store an assistant reply and its token usage in one transaction (idempotent by message_id)."""
+    """Store an assistant reply and its token usage in one transaction (idempotent by message_id);
+    with ``fork_of`` (the reply it regenerates) as the first message of a new, active branch."""
+    if fork_of is not None:
+        parent_message_id = _fork_parent_id(session, fork_of)
     assistant = builders.reply_message(
         session=session,
         reply=reply,
@@ -98,16 +111,44 @@ def record_reply(
     if reply.prompt_tokens < 0 or reply.completion_tokens < 0 or reply.cost < 0:
         raise InvalidChatInput("token counts and cost must not be negative.")
     usage = builders.reply_usage(session=session, message=assistant, reply=reply)
-    stored = _insert_messages(session, [assistant], usage=usage)
+    stored = _insert_messages(
+        session, [assistant], usage=usage, fork_of=fork_of, fork_parent_id=parent_message_id
+    )
     return stored[0], usage
 
 
+def _fork_parent_id(session: ChatSession, fork_of: ChatMessage) -> str:
+    """The id of the message a new sibling of ``fork_of`` answers or follows ("" at order 1).
+
+    A branch's parent and first order never change once written, so the session as read (or, for
+    a branch it does not know yet, as stored now) places the parent exactly."""
+    if fork_of.session_id != session.pk:
+        raise MessageNotFound()
+    table = branches.of_session(session)
+    if fork_of.branch not in table:
+        table = branches.of_session(get_session(user_id=session.user_id, session_id=session.session_id))
+    if fork_of.branch not in table:
+        raise InvalidChatInput("that message is not in this conversation.")
+    branch, order = branches.parent_position(table, fork_of.branch, fork_of.order)
+    if order == 0:
+        return ""
+    found = messages_at(session=session, positions=[(branch, order)])
+    return found[0].message_id if found else ""
+
+
 def _insert_messages(
-    session: ChatSession, messages: list[ChatMessage], *, usage: TokenUsage | None = None
+    session: ChatSession,
+    messages: list[ChatMessage],
+    *,
+    usage: TokenUsage | None = None,
+    fork_of: ChatMessage | None = None,
+    fork_parent_id: str = "",
 ) -> list[ChatMessage]:
+    """Insert at the tip of the active branch — or, with ``fork_of``, as a new branch holding a
+    sibling of that message, made active — with the session's counters, in one transaction."""
     collection = store.collection(ChatMessage)
     last_at = max(message.created_at for message in messages)
-    first_user = next((m for m in messages if m.role == Role.USER), None)
+    first_user = None if fork_of else next((m for m in messages if m.role == Role.USER), None)
 
     counters: dict[str, Any] = {
         "$inc": {"message_count": len(messages)},
@@ -116,23 +157,31 @@ def _insert_messages(
 
     attempts: list[ClientSession] = []
 
-    def write(txn: ClientSession) -> tuple[int, str]:
+    def write(txn: ClientSession) -> _Placed:
         # Optimistic only on the first attempt: a retried transaction met another writer.
         attempts.append(txn)
-        count, title = _count_up(session, counters, first_user, txn, optimistic=len(attempts) == 1)
-        first_order = count - len(messages) + 1
+        placed = _count_up(
+            session,
+            counters,
+            first_user,
+            txn,
+            optimistic=len(attempts) == 1,
+            fork=(fork_of, fork_parent_id) if fork_of else None,
+            size=len(messages),
+        )
         for offset, message in enumerate(messages):
-            message.order = first_order + offset
+            message.order = placed.first_order + offset
+            message.branch = placed.branch
         collection.insert_many([store.to_document(message) for message in messages], session=txn)
         if usage is not None:
             usage.message_id = usage.message.pk  # assigned by to_document() above
             store.collection(TokenUsage).insert_one(store.to_document(usage), session=txn)
-        return count, title
+        return placed
 
     for message in messages:
         message.pk = None
     try:
-        count, title = store.run_transaction(write)
+        placed = store.run_transaction(write)
     except (DuplicateKeyError, BulkWriteError) as exc:
         if not _is_duplicate_key(exc):
             raise
@@ -140,13 +189,26 @@ def _insert_messages(
         if replayed is None:
             raise
         return replayed
-    session.message_count = count
+    session.message_count = placed.count
+    session.active_branch = placed.branch
+    session.branches = placed.branches
     session.last_message_at = max(session.last_message_at or last_at, last_at)
     session.updated_at = max(session.updated_at, last_at)
-    session.title = title
+    session.title = placed.title
     if usage is not None:
         store.mark_saved(usage)
     return [store.mark_saved(message) for message in messages]
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """Where new messages go and the session's state after them."""
+
+    count: int
+    title: str
+    branch: int
+    first_order: int
+    branches: list[dict[str, Any]]
 
 
 def _count_up(
@@ -156,17 +218,22 @@ def _count_up(
     txn: ClientSession,
     *,
     optimistic: bool,
-) -> tuple[int, str]:
-    """Add the new messages to the session's counter in the transaction; returns the new count and
-    the title (given from the first user message when the session has none).
+    fork: tuple[ChatMessage, str] | None,
+    size: int,
+) -> _Placed:
+    """Add the new messages to the session's counters in the transaction and place them: at the
+    tip of the active branch, or (``fork_of``) at the start of a new branch, which becomes active.
+    The title is given from the first user message when the session has none.
 
     On the transaction's first attempt (``optimistic``) in one command: the session as this
-    process last read it (its count, and no title when one is given), the common case of one
-    writer per conversation. When another writer got there first, or on a retried attempt, the
-    counter is incremented and read back (``update_one`` + ``find_one``, not
-    ``find_one_and_update``: the same atomicity inside the transaction, and some MongoDB-compatible
-    servers (SecantusDB) run findAndModify as a collection scan: 240 ms at 20k sessions against
-    2 ms). Either way the orders stay unique and gap-free.
+    process last read it (its count and active branch, and no title when one is given), the common
+    case of one writer per conversation; every write of messages or forks changes the count, so a
+    matching count means the branch table is the one read. When another writer got there first,
+    or on a retried attempt, the count is incremented first (the transaction now holds the
+    session), then read back and the branch table updated (``update_one`` + ``find_one``, not
+    ``find_one_and_update``: some MongoDB-compatible servers (SecantusDB) run findAndModify as a
+    collection scan: 240 ms at 20k sessions against 2 ms). Either way the orders stay unique and
+    gap-free along every branch.
     """
     sessions = store.collection(ChatSession)
     live = {**store.owned(session), "deleted_at": None}
@@ -177,26 +244,83 @@ def _count_up(
     named = (
         {"$set": {"title": title, "search_terms": search.terms_for(title)}} if title != known_title else {}
     )
-    expected = {"message_count": session.message_count, **({"title": known_title} if named else {})}
-    if (
-        optimistic
-        and sessions.update_one({**live, **expected}, {**counters, **named}, session=txn).matched_count
-    ):
-        return session.message_count + counters["$inc"]["message_count"], title
+    if optimistic:
+        placed, change = _place(
+            session.message_count, session.active_branch, list(session.branches or []), fork, size
+        )
+        expected = {
+            "message_count": session.message_count,
+            "active_branch": session.active_branch,
+            **({"title": known_title} if named else {}),
+        }
+        update = _merged(counters, named, change)
+        if sessions.update_one({**live, **expected}, update, session=txn).matched_count:
+            return _Placed(session.message_count + size, title, *placed)
     if sessions.update_one(live, counters, session=txn).matched_count == 0:
         raise SessionNotFound()
-    state = sessions.find_one(store.owned(session), {"message_count": 1, "title": 1}, session=txn)
+    state = sessions.find_one(
+        store.owned(session),
+        {"message_count": 1, "title": 1, "active_branch": 1, "branches": 1},
+        session=txn,
+    )
     if state is None:
         raise SessionNotFound()
+    count = int(state["message_count"])
+    placed, change = _place(
+        count - size, int(state.get("active_branch") or 0), list(state.get("branches") or []), fork, size
+    )
     title = state.get("title") or ""
     if not title and first_user is not None:
         title = title_from(first_user.content, max_chars=settings.CHAT_TITLE_MAX_CHARS)
-        sessions.update_one(
-            store.owned(session),
-            {"$set": {"title": title, "search_terms": search.terms_for(title)}},
-            session=txn,
-        )
-    return int(state["message_count"]), title
+        change = _merged(change, {"$set": {"title": title, "search_terms": search.terms_for(title)}})
+    if change:
+        sessions.update_one(store.owned(session), change, session=txn)
+    return _Placed(count, title, *placed)
+
+
+def _place(
+    count: int, active: int, stored: list[dict[str, Any]], fork: tuple[ChatMessage, str] | None, size: int
+) -> tuple[tuple[int, int, list[dict[str, Any]]], dict[str, Any]]:
+    """(branch, first order, branch table after) of ``size`` new messages in a session of
+    ``count`` messages, and the session update that records them beside the ``$inc`` of the count."""
+    table = branches.table(message_count=count, stored=stored)
+    if fork is None:
+        active = active if active in table else 0
+        first_order = table[active].tip + 1
+        if active == 0:
+            return (0, first_order, stored), {}
+        index = next(n for n, entry in enumerate(stored) if int(entry["id"]) == active)
+        after = [dict(entry) for entry in stored]
+        after[index]["tip"] = int(after[index]["tip"]) + size
+        return (active, first_order, after), {"$inc": {f"branches.{index}.tip": size}}
+    fork_of, fork_parent_id = fork
+    if (
+        fork_of.branch not in table
+        or not table[fork_of.branch].first <= fork_of.order <= table[fork_of.branch].tip
+    ):
+        raise InvalidChatInput("that message is not in this conversation.")
+    new = branches.new_fork(
+        table, sibling_branch=fork_of.branch, order=fork_of.order, fork_message_id=fork_parent_id
+    )
+    document = builders.fork(
+        id=new.id,
+        parent=new.parent,
+        first=new.first,
+        tip=new.first + size - 1,
+        fork_message_id=fork_parent_id,
+    )
+    return (new.id, new.first, [*stored, document]), {
+        "$push": {"branches": document},
+        "$set": {"active_branch": new.id},
+    }
+
+
+def _merged(*updates: dict[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for update in updates:
+        for operator, fields in update.items():
+            merged[operator] = {**merged.get(operator, {}), **fields}
+    return merged
 
 
 def _is_duplicate_key(exc: DuplicateKeyError | BulkWriteError) -> bool:

@@ -12,7 +12,7 @@ from django.conf import settings
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
-from chats import builders, recent_history, search, store
+from chats import branches, builders, recent_history, search, store
 from chats.exceptions import InvalidChatInput, SessionAlreadyExists, SessionNotFound
 from chats.models import (
     Channel,
@@ -163,7 +163,7 @@ def _delete_session_documents(session: ChatSession) -> DeletedCounts:
 
     One transaction has the short request deadline, which deleting a long conversation outlasts
     (so it would never complete). The children therefore go first: votes and usage, then the
-    messages in index ranges of ``ERASE_BATCH_MESSAGES`` orders, newest first, each a short
+    messages in index ranges of ``ERASE_BATCH_MESSAGES`` orders of each branch, newest first, each a short
     statement of its own; then the session together with anything written to it meanwhile, in one
     transaction. The session is hidden first: interrupted anywhere, it is still there, hidden, and a
     rerun finishes the job, so a session never disappears while a child of it remains.
@@ -175,9 +175,11 @@ def _delete_session_documents(session: ChatSession) -> DeletedCounts:
         votes=store.collection(MessageVote).delete_many(owned).deleted_count,
         token_usage=store.collection(TokenUsage).delete_many(owned).deleted_count,
     )
-    for top in range(session.message_count, 0, -ERASE_BATCH_MESSAGES):
-        batch = {**owned, "order": {"$gt": top - ERASE_BATCH_MESSAGES, "$lte": top}}
-        counts += DeletedCounts(messages=store.collection(ChatMessage).delete_many(batch).deleted_count)
+    for branch in branches.of_session(session).values():  # exact ranges of each branch's orders
+        for top in range(branch.tip, branch.first - 1, -ERASE_BATCH_MESSAGES):
+            low = max(branch.first, top - ERASE_BATCH_MESSAGES + 1)
+            batch = {**owned, "branch": branch.id, "order": {"$gte": low, "$lte": top}}
+            counts += DeletedCounts(messages=store.collection(ChatMessage).delete_many(batch).deleted_count)
 
     def delete(txn: ClientSession) -> DeletedCounts:
         return DeletedCounts(

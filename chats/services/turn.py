@@ -28,12 +28,13 @@ from datetime import datetime
 from django.db import transaction
 from pymongo.errors import PyMongoError
 
-from chats import builders, recent_history, selectors, store
-from chats.exceptions import ReplyFailed, SessionNotFound
+from chats import branches, builders, recent_history, selectors, store
+from chats.exceptions import InvalidChatInput, ReplyFailed, SessionNotFound, StoreUnavailable
 from chats.models import Channel, ChatMessage, ChatSession, Role, TokenUsage
 from chats.outbox import services as outbox
 from chats.responders.base import EhrSummary, Reply, Responder, ResponderError, Turn
 from chats.services import stops
+from chats.services.branches import remember_active_path
 from chats.services.messages import append_message, record_reply
 from chats.services.sessions import start_session
 from chats.services.validation import validate_text
@@ -43,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 20
 FAILED_DETAIL = "The assistant could not answer right now; your message was saved. Please try again."
+REVISE_UNAVAILABLE = (
+    "Chat storage is temporarily unavailable: editing and regenerating need it. Please try again shortly."
+)
 
 
 @dataclass(frozen=True)
@@ -127,9 +131,41 @@ def stream_turn(
     ).stream()
 
 
+def regenerate_turn(*, user_id: int, message_id: str, responder: Responder | None = None) -> TurnResult:
+    """A new reply to the question ``message_id`` (one of the caller's assistant replies) answered:
+    stored as its sibling on a new branch, which becomes active; the responder sees the path up to
+    the question. MessageNotFound for someone else's message; InvalidChatInput for a user message."""
+    return _Turn.revising(user_id=user_id, message_id=message_id, text=None, responder=responder).run()
+
+
+def stream_regenerate(*, user_id: int, message_id: str, responder: Responder | None = None) -> StreamedTurn:
+    """``regenerate_turn`` with the reply streamed (as ``stream_turn``)."""
+    return _Turn.revising(user_id=user_id, message_id=message_id, text=None, responder=responder).stream()
+
+
+def edit_turn(*, user_id: int, message_id: str, text: str, responder: Responder | None = None) -> TurnResult:
+    """The caller's message ``message_id`` edited and resent: ``text`` is stored as its sibling on
+    a new branch, which becomes active, and answered there."""
+    return _Turn.revising(user_id=user_id, message_id=message_id, text=text, responder=responder).run()
+
+
+def stream_edit(
+    *, user_id: int, message_id: str, text: str, responder: Responder | None = None
+) -> StreamedTurn:
+    """``edit_turn`` with the reply streamed (as ``stream_turn``)."""
+    return _Turn.revising(user_id=user_id, message_id=message_id, text=text, responder=responder).stream()
+
+
 class _Turn:
     def __init__(
-        self, *, user_id: int, session_id: str | None, text: str, channel: str, responder: Responder | None
+        self,
+        *,
+        user_id: int,
+        session_id: str | None,
+        text: str,
+        channel: str,
+        responder: Responder | None,
+        revised: ChatMessage | None = None,
     ) -> None:
         validate_text(text)
         self.user_id = user_id
@@ -138,9 +174,49 @@ class _Turn:
         self.channel = channel
         self.ids = TurnIds.for_session(session_id)
         self._responder = responder
+        # An edit (a user message) or a regeneration (an assistant reply): a new sibling of it.
+        self.revised = revised
         self.session_queued, self.outbox_waiting = outbox.pending_state(
             user_id=user_id, session_id=session_id
         )
+
+    @classmethod
+    def revising(
+        cls, *, user_id: int, message_id: str, text: str | None, responder: Responder | None
+    ) -> _Turn:
+        """The turn that edits (``text``) or regenerates (None) the caller's message ``message_id``."""
+        try:
+            revised = selectors.get_message(user_id=user_id, message_id=message_id)
+        except PyMongoError as exc:
+            if store.is_outage(exc):
+                raise StoreUnavailable(REVISE_UNAVAILABLE) from exc
+            raise
+        session: ChatSession = revised.session
+        wanted = Role.USER if text is not None else Role.ASSISTANT
+        if revised.role != wanted:
+            raise InvalidChatInput(
+                "only your own messages can be edited."
+                if text is not None
+                else "only replies can be regenerated."
+            )
+        if text is None:
+            question = _question_of(revised)
+            text = question.content
+        turn = cls(
+            user_id=user_id,
+            session_id=session.session_id,
+            text=text,
+            channel=session.channel,
+            responder=responder,
+            revised=revised,
+        )
+        if turn.session_queued:
+            raise StoreUnavailable(REVISE_UNAVAILABLE)
+        return turn
+
+    @property
+    def regenerating(self) -> bool:
+        return self.revised is not None and self.revised.role == Role.ASSISTANT
 
     @property
     def responder(self) -> Responder:
@@ -172,9 +248,9 @@ class _Turn:
             if not store.is_outage(exc):
                 raise
             answer = self.queue_reply(session, question, reply)
-            recent_history.remember_turn(session=session, stored=[question], queued=[answer])
+            self.remember(session, [question], [answer])
             return TurnResult(session, question, answer, usage=None, queued=True)
-        recent_history.remember_turn(session=session, stored=[question, answer])
+        self.remember(session, [question, answer])
         self.wake_outbox()
         metrics.record_chat_turn("stored")
         return TurnResult(session=session, user_message=question, assistant_message=answer, usage=usage)
@@ -286,11 +362,39 @@ class _Turn:
         goes to the outbox (MongoDB unreachable, or this session's earlier writes still queued)."""
         if self.session_queued:
             return None
+        if self.revised is not None:
+            return self.open_revision(self.revised)
         try:
             session, question = self.store_question()
             return session, question, self.history(session)
         except StorageDown:
             return None
+
+    def open_revision(self, revised: ChatMessage) -> tuple[ChatSession, ChatMessage, list[Turn]]:
+        """An edit stores the new text as the edited message's sibling (a new active branch); a
+        regeneration reads the question. No outbox: a fork cannot wait in a queue (503 instead)."""
+        session: ChatSession = revised.session
+        try:
+            if self.regenerating:
+                question = _question_of(revised)
+            else:
+                question = append_message(
+                    session=session,
+                    role=Role.USER,
+                    content=self.text,
+                    message_id=self.ids.user_message_id,
+                    created_at=self.ids.asked_at,
+                    fork_of=revised,
+                )
+            low = max(1, question.order - HISTORY_TURNS + 1)
+            before = selectors.messages_in_range(
+                session=session, low=low, high=question.order - 1, leaf=question.branch
+            )
+        except PyMongoError as exc:
+            if store.is_outage(exc):
+                raise StoreUnavailable(REVISE_UNAVAILABLE) from exc
+            raise
+        return session, question, [Turn(role=message.role, content=message.content) for message in before]
 
     def store_question(self) -> tuple[ChatSession, ChatMessage]:
         """Open the session (or start it with the turn's id) and store the user's message; raises
@@ -328,12 +432,38 @@ class _Turn:
     def store_reply(
         self, session: ChatSession, question: ChatMessage, reply: Reply
     ) -> tuple[ChatMessage, TokenUsage | None]:
+        if self.regenerating:
+            try:
+                return record_reply(
+                    session=session,
+                    reply=reply,
+                    parent_message_id=question.message_id,
+                    message_id=self.ids.assistant_message_id,
+                    fork_of=self.revised,
+                )
+            except PyMongoError as exc:  # a regenerated reply cannot be queued behind the tip
+                if store.is_outage(exc):
+                    raise StoreUnavailable(REVISE_UNAVAILABLE) from exc
+                raise
         return record_reply(
             session=session,
             reply=reply,
             parent_message_id=question.message_id,
             message_id=self.ids.assistant_message_id,
         )
+
+    def remember(
+        self, session: ChatSession, stored: list[ChatMessage], queued: list[ChatMessage] | None = None
+    ) -> None:
+        """Keep the turn in the recent-history cache; an edit or a regeneration changed the
+        active path, so the cache is replaced by the new path's newest messages."""
+        if self.revised is not None and not queued:
+            remember_active_path(session=session)
+            return
+        if self.revised is not None:  # MongoDB went down after the edit was stored: what is known
+            recent_history.replace_session(session=session, stored=stored)
+            stored = []
+        recent_history.remember_turn(session=session, stored=stored, queued=queued or [])
 
     def store_streamed_reply(
         self, session: ChatSession, question: ChatMessage, reply: Reply
@@ -347,14 +477,14 @@ class _Turn:
                 raise
             logger.warning("streamed reply queued in the outbox", extra={"session_id": session.session_id})
             answer = self.queue_reply(session, question, reply)
-            recent_history.remember_turn(session=session, stored=[question], queued=[answer])
+            self.remember(session, [question], [answer])
             return answer, None, True
-        recent_history.remember_turn(session=session, stored=[question, answer])
+        self.remember(session, [question, answer])
         return answer, usage, False
 
     def failed(self, session: ChatSession, question: ChatMessage, error: ResponderError) -> ReplyFailed:
         failed, _ = self.store_reply(session, question, builders.failed_reply(error.code))
-        recent_history.remember_turn(session=session, stored=[question, failed])
+        self.remember(session, [question, failed])
         logger.warning(
             "chat reply failed",
             extra={"session_id": session.session_id, "message_id": failed.message_id, "code": error.code},
@@ -449,3 +579,15 @@ class _Turn:
         )
         metrics.record_chat_turn("queued")
         return answer
+
+
+def _question_of(reply: ChatMessage) -> ChatMessage:
+    """The user message a stored reply answers: the message before it on its path."""
+    session: ChatSession = reply.session
+    table = branches.of_session(session)
+    branch, order = branches.parent_position(table, reply.branch, reply.order)
+    found = selectors.messages_at(session=session, positions=[(branch, order)]) if order else []
+    if not found or found[0].role != Role.USER:
+        raise InvalidChatInput("this reply does not answer one of your messages.")
+    found[0].session = session
+    return found[0]

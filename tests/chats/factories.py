@@ -29,22 +29,8 @@ def session_with_messages(*, user_id: int | None = None, messages: int = 0, **fi
 def bulk_messages(*, session: ChatSession, count: int, batch: int = 5000) -> ChatSession:
     """Append ``count`` messages in bulk (orders continue the session's), counters kept right."""
     start = session.message_count
-    moment = store.now() - timedelta(days=1)
-    for low in range(1, count + 1, batch):
-        docs = []
-        for number in range(low, min(count, low + batch - 1) + 1):
-            content = f"bulk message {start + number} about blood pressure"
-            message = builders.message(
-                session=session,
-                role=Role.USER if number % 2 else Role.ASSISTANT,
-                content=content,
-                order=start + number,
-                created_at=moment + timedelta(milliseconds=number),
-            )
-            docs.append(store.to_document(message))
-        with pymongo.timeout(120):
-            store.collection(ChatMessage).insert_many(docs, ordered=False)
-    last = moment + timedelta(milliseconds=count)
+    _bulk_insert(session, branch=0, first_order=start + 1, count=count, batch=batch)
+    last = store.now() - timedelta(days=1) + timedelta(milliseconds=count)
     store.collection(ChatSession).update_one(
         {"_id": session.pk, "user_id": Int64(session.user_id)},
         {"$inc": {"message_count": count}, "$max": {"last_message_at": last}},
@@ -52,6 +38,43 @@ def bulk_messages(*, session: ChatSession, count: int, batch: int = 5000) -> Cha
     session.message_count += count
     session.last_message_at = last
     return session
+
+
+def bulk_fork(*, session: ChatSession, parent: int, first: int, count: int) -> ChatSession:
+    """A new branch of ``count`` messages forked from branch ``parent`` at order ``first`` (its
+    first message a sibling of the one there), written in bulk and made active."""
+    branch = len(session.branches) + 1
+    _bulk_insert(session, branch=branch, first_order=first, count=count, batch=5000)
+    fork = builders.fork(id=branch, parent=parent, first=first, tip=first + count - 1)
+    store.collection(ChatSession).update_one(
+        {"_id": session.pk, "user_id": Int64(session.user_id)},
+        {"$inc": {"message_count": count}, "$push": {"branches": fork}, "$set": {"active_branch": branch}},
+    )
+    session.message_count += count
+    session.branches = [*session.branches, fork]
+    session.active_branch = branch
+    return session
+
+
+def _bulk_insert(session: ChatSession, *, branch: int, first_order: int, count: int, batch: int) -> None:
+    moment = store.now() - timedelta(days=1)
+    for low in range(0, count, batch):
+        docs = []
+        for offset in range(low, min(count, low + batch)):
+            order = first_order + offset
+            message = builders.message(
+                session=session,
+                role=Role.USER if order % 2 else Role.ASSISTANT,
+                content=f"bulk message {order} about blood pressure"
+                if branch == 0
+                else f"bulk message {order} on branch {branch} about blood pressure",
+                order=order,
+                branch=branch,
+                created_at=moment + timedelta(milliseconds=offset + 1),
+            )
+            docs.append(store.to_document(message))
+        with pymongo.timeout(120):
+            store.collection(ChatMessage).insert_many(docs, ordered=False)
 
 
 def exchange(

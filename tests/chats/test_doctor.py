@@ -96,8 +96,11 @@ def test_expected_indexes_cover_model_indexes_field_uniques_and_unique_indexes()
         ("is_archived", 1),
         ("updated_at", -1),
     )
-    assert expected["chat_messages", "uniq_message_order"] == ExpectedIndex(
-        "chat_messages", "uniq_message_order", (("user_id", 1), ("session_id", 1), ("order", 1)), unique=True
+    assert expected["chat_messages", "uniq_message_branch_order"] == ExpectedIndex(
+        "chat_messages",
+        "uniq_message_branch_order",
+        (("user_id", 1), ("session_id", 1), ("branch", 1), ("order", 1)),
+        unique=True,
     )
     daily_uniques = [i for (collection, _), i in expected.items() if collection == "chat_daily_stats"]
     assert [(i.keys, i.unique) for i in daily_uniques] == [((("date", 1),), True)]

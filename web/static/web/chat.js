@@ -574,6 +574,7 @@
     if (sources) item.append(sources);
     const stored = message.message_id && !queued && message.status !== "failed";
     if (message.content && (stored || queued)) messageActions(item, stored ? message.message_id : null);
+    if (message.message_id && !queued) addBranchControls(item, message);
     return item;
   }
 
@@ -859,6 +860,7 @@
         if (!item) continue;
         setMessageTime(item, message.created_at);
         if (message.order) item.dataset.order = String(message.order);
+        addBranchControls(item, message);
         const sources = messageSources(message);
         if (sources && !item.querySelector(".message-sources")) {
           item.querySelector(".message-actions").before(sources);
@@ -1247,6 +1249,7 @@
   }
 
   async function openSearchHit(hit) {
+    await showBranchOf(hit.message_id);
     if (!(await openSession(hit.session_id, { focus: "none" }))) return;
     const selector = `[data-message-id="${CSS.escape(hit.message_id)}"]`;
     let target = ui.messages.querySelector(selector);
@@ -1264,6 +1267,132 @@
     const offset = target.getBoundingClientRect().top - ui.messageScroll.getBoundingClientRect().top;
     ui.messageScroll.scrollTop += offset - (ui.messageScroll.clientHeight - target.offsetHeight) / 2;
     target.focus({ preventScroll: true });
+  }
+
+  // --- branches (issue 17): regenerate the last reply, edit and resend, "‹ 2/3 ›" at every fork -------
+  // The server keeps the active branch, so after any of these the conversation is simply opened
+  // again: it shows the active path, and a reload of /c/<id> shows the same.
+
+  function branchButton(label, className, onClick) {
+    const button = element("button", `button button--quiet ${className}`, label);
+    button.type = "button";
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  /* A stored message's branch controls: its place among its versions, Regenerate on replies (shown
+     on the last one only, see chat.css), Edit on the patient's own messages. */
+  function addBranchControls(item, message) {
+    if (!message.message_id || isWhatsApp(state.session) || item.querySelector(".branch-controls")) return;
+    if (message.role !== "user" && message.role !== "assistant") return;
+    let actions = item.querySelector(".message-actions");
+    if (!actions) {
+      actions = element("div", "message-actions");
+      item.append(actions);
+    }
+    const controls = element("span", "branch-controls");
+    if (message.sibling_count > 1) controls.append(siblingNavigation(message));
+    if (message.role === "assistant") {
+      controls.append(branchButton("Regenerate", "message-regenerate", () => regenerateReply(item, message)));
+    } else {
+      controls.append(branchButton("Edit", "message-edit", () => startEdit(item, message)));
+    }
+    actions.append(controls);
+  }
+
+  function siblingNavigation(message) {
+    const nav = element("span", "sibling-nav");
+    nav.setAttribute("role", "group");
+    nav.setAttribute("aria-label", "Versions of this message");
+    const previous = branchButton("‹", "sibling-previous", () => showSibling(message, -1));
+    previous.setAttribute("aria-label", "Previous version");
+    previous.disabled = message.sibling_index <= 1;
+    const next = branchButton("›", "sibling-next", () => showSibling(message, 1));
+    next.setAttribute("aria-label", "Next version");
+    next.disabled = message.sibling_index >= message.sibling_count;
+    const place = element("span", "sibling-place", `${message.sibling_index}/${message.sibling_count}`);
+    nav.append(previous, place, next);
+    return nav;
+  }
+
+  const messagePath = (id) => `/api/chat/messages/${encodeURIComponent(id)}`;
+
+  function reopenConversation() {
+    return openSession(state.session.session_id, { address: "keep", focus: "none" });
+  }
+
+  async function showSibling(message, step) {
+    try {
+      const { data } = await api(`${messagePath(message.message_id)}/siblings`);
+      const target = data.results[message.sibling_index - 1 + step];
+      if (!target) return;
+      await api(`${messagePath(target.message_id)}/activate`, { method: "POST" });
+      await reopenConversation();
+      announce(`Version ${message.sibling_index + step} of ${message.sibling_count} shown.`);
+    } catch (error) {
+      reportError(error);
+    }
+  }
+
+  async function reviseAndReopen(item, path, body) {
+    if (state.sending) return;
+    setSending(true);
+    item.setAttribute("aria-busy", "true");
+    announce("Medibot is typing…");
+    try {
+      await api(path, { method: "POST", body });
+      await reopenConversation();
+      announce("Medibot replied.");
+    } catch (error) {
+      item.removeAttribute("aria-busy");
+      reportError(error);
+    } finally {
+      setSending(false);
+    }
+  }
+
+  /* A search hit on another branch: that branch becomes the shown one (no change when the hit is
+     on the shown path already). Opening the conversation reports any failure itself. */
+  async function showBranchOf(messageId) {
+    try {
+      await api(`${messagePath(messageId)}/activate`, { method: "POST" });
+    } catch (error) {
+      // the conversation opens on its current branch
+    }
+  }
+
+  function regenerateReply(item, message) {
+    return reviseAndReopen(item, `${messagePath(message.message_id)}/regenerate`, {});
+  }
+
+  /* The message's text becomes an editor in place; sending makes a new version of it, answered. */
+  function startEdit(item, message) {
+    if (item.querySelector(".message-editor")) return;
+    const body = item.querySelector(".message-text");
+    const form = element("form", "message-editor");
+    const label = element("label", "visually-hidden", "Edit your message");
+    const box = element("textarea", "message-editor-input");
+    box.id = `edit-${message.message_id}`;
+    label.htmlFor = box.id;
+    box.value = message.content || "";
+    const buttons = element("div", "message-editor-buttons");
+    const save = element("button", "button", "Send");
+    save.type = "submit";
+    const cancel = branchButton("Cancel", "message-editor-cancel", () => {
+      form.remove();
+      body.hidden = false;
+    });
+    buttons.append(save, cancel);
+    form.append(label, box, buttons);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = box.value;
+      if (!text.trim()) return;
+      reviseAndReopen(item, `${messagePath(message.message_id)}/edit`, { message: text });
+    });
+    body.hidden = true;
+    body.after(form);
+    box.focus();
   }
 
   // --- narrow screens: the sidebar is a panel over the conversation ------------------------------

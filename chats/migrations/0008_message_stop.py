@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chats", "0006_message_vote"),
+        ("chats", "0007_branches"),
     ]
 
     operations = [
