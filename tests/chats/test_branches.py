@@ -241,6 +241,7 @@ def assert_page_is_bounded(session: ChatSession, *, before: int | None, segments
     assert examined <= 50 + 2, examined
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # erasure also removes care-team shares (MySQL)
 def test_erasing_a_forked_session_removes_every_branch() -> None:
     session, stored = conversation(3)
     regenerate(session, stored[3], "a2 again")
