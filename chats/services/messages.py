@@ -10,7 +10,7 @@ from django.conf import settings
 from pymongo.client_session import ClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from chats import builders, search, store
+from chats import builders, search, search_index, store
 from chats.exceptions import InvalidChatInput, SessionNotFound
 from chats.models import (
     ChatMessage,
@@ -131,6 +131,7 @@ def _insert_messages(
 
     for message in messages:
         message.pk = None
+    _index(messages)
     try:
         count, title = store.run_transaction(write)
     except (DuplicateKeyError, BulkWriteError) as exc:
@@ -147,6 +148,23 @@ def _insert_messages(
     if usage is not None:
         store.mark_saved(usage)
     return [store.mark_saved(message) for message in messages]
+
+
+def _index(messages: list[ChatMessage]) -> None:
+    """Postings and vocabulary before the transaction: the vocabulary is shared by the user's
+    concurrent writers, and counted first so a stored message's terms are never missing from it."""
+    documents = [
+        {
+            "user_id": m.user_id,
+            "created_at": m.created_at,
+            "content": m.content,
+            "search_terms": m.search_terms,
+        }
+        for m in messages
+    ]
+    search_index.index_documents(documents)
+    for message, document in zip(messages, documents, strict=True):
+        message.search_postings = document["search_postings"]
 
 
 def _count_up(
@@ -175,7 +193,9 @@ def _count_up(
     if not known_title and first_user is not None:
         title = title_from(first_user.content, max_chars=settings.CHAT_TITLE_MAX_CHARS)
     named = (
-        {"$set": {"title": title, "search_terms": search.terms_for(title)}} if title != known_title else {}
+        {"$set": {"title": title, "search_terms": search.document_keys(session.user_id, title)}}
+        if title != known_title
+        else {}
     )
     expected = {"message_count": session.message_count, **({"title": known_title} if named else {})}
     if (
@@ -193,7 +213,7 @@ def _count_up(
         title = title_from(first_user.content, max_chars=settings.CHAT_TITLE_MAX_CHARS)
         sessions.update_one(
             store.owned(session),
-            {"$set": {"title": title, "search_terms": search.terms_for(title)}},
+            {"$set": {"title": title, "search_terms": search.document_keys(session.user_id, title)}},
             session=txn,
         )
     return int(state["message_count"]), title

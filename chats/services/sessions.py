@@ -81,7 +81,7 @@ def update_session(*, session: ChatSession, **changes: Any) -> ChatSession:
         changes["title"] = validate_text(
             changes["title"], what="title", max_chars=settings.CHAT_TITLE_MAX_CHARS
         ).strip()
-        changes["search_terms"] = search.terms_for(changes["title"])
+        changes["search_terms"] = search.document_keys(session.user_id, changes["title"])
     if "tags" in changes:
         changes["tags"] = validate_tags(changes["tags"])
     if "metadata" in changes:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pymongo
 from bson import Int64
 
-from chats import builders, services, store
+from chats import builders, search_index, services, store
 from chats.models import ChatMessage, ChatSession, Role, TokenUsage
 
 _user_ids = itertools.count(10_000)
@@ -43,6 +43,7 @@ def bulk_messages(*, session: ChatSession, count: int, batch: int = 5000) -> Cha
             )
             docs.append(store.to_document(message))
         with pymongo.timeout(120):
+            search_index.index_documents(docs)
             store.collection(ChatMessage).insert_many(docs, ordered=False)
     last = moment + timedelta(milliseconds=count)
     store.collection(ChatSession).update_one(
