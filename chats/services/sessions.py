@@ -12,7 +12,7 @@ from django.conf import settings
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
-from chats import builders, recent_history, search, store
+from chats import builders, recent_history, search, search_index, store
 from chats.exceptions import InvalidChatInput, SessionAlreadyExists, SessionNotFound
 from chats.models import (
     Channel,
@@ -238,6 +238,9 @@ def clear_user_chats(*, user_id: int) -> ErasedChats:
         token_usage=store.collection(TokenUsage).delete_many(orphans).deleted_count,
         messages=store.collection(ChatMessage).delete_many(orphans).deleted_count,
     )
+    # The whole vocabulary goes (terms of erased messages are PHI); held sessions are hidden from
+    # their owner's search anyway, and staff search them by exact terms, without a vocabulary.
+    search_index.forget_user(user_id)
     recent_history.purge_user_cache(user_id=user_id)
     logger.info(
         "chat history cleared", extra={"user_id": user_id, "sessions": counts.sessions, "kept": len(kept)}

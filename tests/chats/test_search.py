@@ -178,3 +178,25 @@ def test_rebuild_search_restores_postings_and_vocabulary(capsys: pytest.CaptureF
     assert _orders(selectors.search_chats(query="head", user_id=session.user_id)) == [1]
     assert _orders(selectors.search_chats(query="diabetis", user_id=session.user_id)) == [2]
     assert "2 messages" in capsys.readouterr().out
+
+
+def test_an_interrupted_rebuild_resumes_where_it_stopped(capsys: pytest.CaptureFixture[str]) -> None:
+    session = _session_with("first note about insulin", "second note about insulin")
+    call_command("rebuild_search", "--user", str(session.user_id))
+    store.database()["chat_search_rebuild"].update_one(
+        {"_id": "rebuild_search"},
+        {"$set": {"user_id": session.user_id, "next_window": store.now() + timedelta(days=2), "finished": False}},
+    )
+
+    call_command("rebuild_search", "--user", str(session.user_id))
+
+    assert f"resumed at user {session.user_id}" in capsys.readouterr().out
+    assert _orders(selectors.search_chats(query="insulin", user_id=session.user_id)) == [2, 1]
+
+
+def test_clearing_a_users_chats_drops_their_vocabulary() -> None:
+    session = _session_with("my diabetes diary")
+
+    services.clear_user_chats(user_id=session.user_id)
+
+    assert store.database()["chat_search_terms"].count_documents({"user_id": session.user_id}) == 0
