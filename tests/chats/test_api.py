@@ -198,7 +198,8 @@ def test_search_pages_by_cursor_and_sorts_by_relevance(alice: APIClient, patient
     assert [m["order"] for m in first["messages"]] == [3, 2]
     assert first["has_more"] is True
     assert [m["order"] for m in second["messages"]] == [1]
-    assert second["has_more"] is False and second["next_cursor"] is None
+    assert second["has_more"] is False
+    assert second["next_cursor"] is None
     assert {"score", "snippet", "created_at"} <= set(ranked["messages"][0])
     assert alice.get("/api/chat/search?q=insulin&sort=oldest").status_code == 400
     assert alice.get("/api/chat/search?q=insulin&cursor=%7B%7D").status_code == 400

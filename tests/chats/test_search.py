@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -154,10 +155,11 @@ def test_every_search_query_is_an_index_scan_bounded_by_the_page_size() -> None:
     services.append_message(session=session, role=Role.USER, content="rare arrhythmia question")
     bulk_messages(session=services.start_session(user_id=next_user_id()), count=200)
 
+    def searching(query: str) -> Callable[[], selectors.SearchResult]:
+        return lambda: selectors.search_chats(query=query, user_id=session.user_id, limit=20)
+
     for query in ["blood", "arrhythmia", "arrythmia", "press"]:
-        aggregations = captured_aggregations(
-            lambda query=query: selectors.search_chats(query=query, user_id=session.user_id, limit=20)
-        )
+        aggregations = captured_aggregations(searching(query))
         assert aggregations
         for collection, pipeline in aggregations:
             stats = explain(collection, pipeline)
@@ -183,10 +185,8 @@ def test_rebuild_search_restores_postings_and_vocabulary(capsys: pytest.CaptureF
 def test_an_interrupted_rebuild_resumes_where_it_stopped(capsys: pytest.CaptureFixture[str]) -> None:
     session = _session_with("first note about insulin", "second note about insulin")
     call_command("rebuild_search", "--user", str(session.user_id))
-    store.database()["chat_search_rebuild"].update_one(
-        {"_id": "rebuild_search"},
-        {"$set": {"user_id": session.user_id, "next_window": store.now() + timedelta(days=2), "finished": False}},
-    )
+    stopped = {"user_id": session.user_id, "next_window": store.now() + timedelta(days=2), "finished": False}
+    store.database()["chat_search_rebuild"].update_one({"_id": "rebuild_search"}, {"$set": stopped})
 
     call_command("rebuild_search", "--user", str(session.user_id))
 
