@@ -272,9 +272,10 @@ def session_list(db: Database[Document], *, user_id: int, size: int = 20) -> lis
 
 
 def search_chats(db: Database[Document], *, user_id: int, query: str, size: int = 20) -> list[Document]:
-    """The product's index work by hand (issue 19): the three vocabulary look-ups (exact, prefix,
-    typo keys), the title query, the rarest word's newest buckets (as many as a page needs, one
-    query), the other words checked on the documents, the hits' sessions fetched by ``_id``."""
+    """The product's index work by hand (issue 19): the three vocabulary look-ups (prefix keys,
+    typo keys, the counts of the candidates), the title query, the rarest word's newest buckets
+    (as many as a page needs, one query), the other words checked on the documents, the hits'
+    sessions fetched by ``_id``."""
     owner = Int64(user_id)
     words = search.parse_query(query).words
     exact = list(

@@ -167,13 +167,14 @@ class ChatMessage(models.Model):
 
 
 class SearchTerm(models.Model):
-    """One term of one user's vocabulary: how many of their messages hold it, and the exact keys
-    (prefixes, SymSpell deletions) through which a query word that is a prefix or a misspelling
-    of it finds it. Every key comes from ``chats.search.search_key``."""
+    """One term of one user's vocabulary with the exact keys (prefixes, SymSpell deletions) through
+    which a query word that is a prefix or a misspelling of it finds it; every key comes from
+    ``chats.search.search_key``. The user's document with the empty key holds ``counts``: how many
+    of their messages hold each term (one document written per append, not one per term)."""
 
     user_id = models.BigIntegerField()
-    key = models.CharField(max_length=80)
-    count = models.PositiveIntegerField(default=0)
+    key = models.CharField(max_length=80, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
     prefix_keys = ArrayField(models.CharField(max_length=80), default=list, blank=True)
     typo_keys = ArrayField(models.CharField(max_length=80), default=list, blank=True)
 
@@ -188,7 +189,7 @@ class SearchTerm(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.key} ({self.count})"
+        return self.key or f"counts of user {self.user_id}"
 
 
 class TokenUsage(models.Model):

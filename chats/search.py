@@ -28,6 +28,7 @@ MIN_PREFIX_CHARS = 3  # shorter words match whole terms only: "a*" would be most
 SNIPPET_CHARS = 160
 BUCKET_SIZE = 8  # postings per (user, term, bucket): one page reads a few buckets, never more
 POSTING_SEPARATOR = "~"
+COUNTS_KEY = ""  # the vocabulary key of a user's counts document (chats.search_index): no term is empty
 
 # Snowball algorithms by language code; the query side stems in every one of them.
 LANGUAGES = {

@@ -52,8 +52,8 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("user_id", models.BigIntegerField()),
-                ("key", models.CharField(max_length=80)),
-                ("count", models.PositiveIntegerField(default=0)),
+                ("key", models.CharField(blank=True, max_length=80)),
+                ("counts", models.JSONField(blank=True, default=dict)),
                 (
                     "prefix_keys",
                     django_mongodb_backend.fields.ArrayField(

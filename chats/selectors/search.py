@@ -129,17 +129,16 @@ def search_chats(
 
 def _expand(user_id: int, parsed: search.Query) -> list[_Word]:
     """Each query word's vocabulary terms: exact first, then prefixes and typos, most frequent
-    first, at most ``MAX_EXPANSIONS`` of those; three indexed look-ups for the whole query."""
+    first, at most ``MAX_EXPANSIONS`` of those; three indexed look-ups for the whole query (the
+    terms under the word's prefix and deletion keys, then the counts of every candidate)."""
     owner = Int64(user_id)
     words = [_Word(query=word) for word in parsed.words]
 
     def keys(values: Iterable[str]) -> list[str]:
         return sorted({search.search_key(user_id, value) for value in values})
 
-    exact_keys = keys(term for word in parsed.words for term in word.exact)
     prefix_keys = keys(term for word in parsed.words for term in word.prefix_probes)
     typo_keys = keys(probe for word in parsed.words for probe in word.typo_probes)
-    exact = aggregate(SearchTerm, {"user_id": owner, "key": {"$in": exact_keys}})
     prefixed = (
         aggregate(
             SearchTerm, {"user_id": owner, "prefix_keys": {"$in": prefix_keys}}, limit=VOCABULARY_SCAN_LIMIT
@@ -154,21 +153,35 @@ def _expand(user_id: int, parsed: search.Query) -> list[_Word]:
         if typo_keys
         else []
     )
+    exact_keys = keys(term for word in parsed.words for term in word.exact)
+    counts = _counts(user_id, [*exact_keys, *(entry.key for entry in [*prefixed, *typos])])
     for word in words:
-        mine = set(keys(word.query.exact))
-        for entry in exact:
-            if entry.key in mine:
-                word.terms[entry.key] = (entry.count, EXACT)
+        for key in keys(word.query.exact):
+            if key in counts:
+                word.terms[key] = (counts[key], EXACT)
         probes = set(keys(word.query.prefix_probes))
         typo_probes = set(keys(word.query.typo_probes))
-        extra = [(e, PREFIX) for e in prefixed if probes & set(e.prefix_keys)]
-        extra += [(e, TYPO) for e in typos if typo_probes & set(e.typo_keys)]
-        extra.sort(key=lambda pair: (-pair[1], -pair[0].count, pair[0].key))
-        for entry, strength in extra:
+        extra = [(e.key, PREFIX) for e in prefixed if probes & set(e.prefix_keys)]
+        extra += [(e.key, TYPO) for e in typos if typo_probes & set(e.typo_keys)]
+        extra = [(key, strength) for key, strength in extra if key in counts]
+        extra.sort(key=lambda pair: (-pair[1], -counts[pair[0]], pair[0]))
+        for key, strength in extra:
             if sum(1 for _, s in word.terms.values() if s != EXACT) >= MAX_EXPANSIONS:
                 break
-            word.terms.setdefault(entry.key, (entry.count, strength))
+            word.terms.setdefault(key, (counts[key], strength))
     return words
+
+
+def _counts(user_id: int, keys: list[str]) -> dict[str, int]:
+    """How many of the user's messages hold each of ``keys``: their counts document, projected."""
+    wanted = sorted(set(keys))
+    pipeline = [
+        {"$match": {"user_id": Int64(user_id), "key": search.COUNTS_KEY}},
+        {"$project": {"user_id": 1, "key": 1, **{f"counts.{key}": 1 for key in wanted}}},
+    ]
+    found = list(SearchTerm.objects.raw_aggregate(pipeline))
+    counts = found[0].counts if found else {}
+    return {key: int(counts[key]) for key in wanted if key in counts}
 
 
 def _title_matches(user_id: int, words: list[_Word], size: int) -> list[ChatSession]:
