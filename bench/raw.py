@@ -272,20 +272,26 @@ def session_list(db: Database[Document], *, user_id: int, size: int = 20) -> lis
 
 
 def search_chats(db: Database[Document], *, user_id: int, query: str, size: int = 20) -> list[Document]:
-    """The product's index work by hand (issue 19): the three vocabulary look-ups (prefix keys,
-    typo keys, the counts of the candidates), the title query, the rarest word's newest buckets
-    (as many as a page needs, one query), the other words checked on the documents, the hits'
-    sessions fetched by ``_id``."""
+    """The product's index work by hand (issue 19): the vocabulary look-ups (the counts document,
+    prefix keys, typo keys, the candidates' counts when new), the title query, the rarest word's
+    newest buckets (as many as a page needs, one query), the other words checked on the
+    documents, the hits' sessions fetched by ``_id``."""
     owner = Int64(user_id)
     words = search.parse_query(query).words
-    exact = list(
-        db.chat_search_terms.find({"user_id": owner, "key": {"$in": [t for w in words for t in w.exact]}})
+    exact = {t for w in words for t in w.exact}
+    counts_document = {"user_id": owner, "key": search.COUNTS_KEY}
+    state = db.chat_search_terms.find_one(
+        counts_document, {"pending": 1, **{f"counts.{t}": 1 for t in exact}}
     )
+    counts = dict((state or {}).get("counts", {}))
     prefixes = [t for w in words for t in w.prefix_probes]
     typos = [t for w in words for t in w.typo_probes]
-    list(db.chat_search_terms.find({"user_id": owner, "prefix_keys": {"$in": prefixes}}).limit(200))
-    list(db.chat_search_terms.find({"user_id": owner, "typo_keys": {"$in": typos}}).limit(200))
-    counts = {entry["key"]: entry["count"] for entry in exact}
+    found = list(db.chat_search_terms.find({"user_id": owner, "prefix_keys": {"$in": prefixes}}).limit(200))
+    found += list(db.chat_search_terms.find({"user_id": owner, "typo_keys": {"$in": typos}}).limit(200))
+    unknown = {entry["key"] for entry in found} - counts.keys()
+    if unknown:
+        more = db.chat_search_terms.find_one(counts_document, {f"counts.{key}": 1 for key in unknown})
+        counts.update((more or {}).get("counts", {}))
     per_word = [[t for t in w.exact if t in counts] for w in words]
     sessions = list(
         db.chat_sessions.aggregate(

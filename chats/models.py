@@ -170,11 +170,13 @@ class SearchTerm(models.Model):
     """One term of one user's vocabulary with the exact keys (prefixes, SymSpell deletions) through
     which a query word that is a prefix or a misspelling of it finds it; every key comes from
     ``chats.search.search_key``. The user's document with the empty key holds ``counts``: how many
-    of their messages hold each term (one document written per append, not one per term)."""
+    of their messages hold each term (one document written per append, not one per term), and
+    ``pending``: new terms' documents not written yet, inserted in batches (``chats.search_index``)."""
 
     user_id = models.BigIntegerField()
     key = models.CharField(max_length=80, blank=True)
     counts = models.JSONField(default=dict, blank=True)
+    pending = models.JSONField(default=list, blank=True)
     prefix_keys = ArrayField(models.CharField(max_length=80), default=list, blank=True)
     typo_keys = ArrayField(models.CharField(max_length=80), default=list, blank=True)
 

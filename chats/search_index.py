@@ -10,8 +10,10 @@ when two writers of one user race) and its newest matches are its highest bucket
 
 Cost per batch and user: one read of the counts (projected to the batch's terms) and one
 ``bulk_write`` that increments them in ONE document (SecantusDB spends ~7 ms per document
-written, so one document per term made an append 3x slower) and inserts the terms the user never
-used before with their prefix and deletion keys.
+written, so one document per term made an append 3x slower). A term the user never used before
+is counted at once, and its prefix and deletion keys wait in the counts document's ``pending``
+list (the search reads them there) until ``PENDING_LIMIT`` of them are inserted as term documents
+in one batch: their 10-60 multikey entries each are what made new terms expensive.
 """
 
 from __future__ import annotations
@@ -28,22 +30,11 @@ from chats import search, store
 from chats.models import SearchTerm
 
 Document = dict[str, Any]
+PENDING_LIMIT = 64  # new terms kept in the counts document before they are written out
 
 
 def vocabulary() -> Any:
     return store.collection(SearchTerm)
-
-
-def counts_of(user_id: int, keys: Iterable[str]) -> dict[str, int]:
-    """How many of ``user_id``'s messages hold each of ``keys`` (absent: none)."""
-    wanted = sorted(set(keys))
-    if not wanted:
-        return {}
-    found = vocabulary().find_one(
-        {"user_id": Int64(user_id), "key": search.COUNTS_KEY}, {f"counts.{key}": 1 for key in wanted}
-    )
-    counts = (found or {}).get("counts", {})
-    return {key: int(counts[key]) for key in wanted if key in counts}
 
 
 def index_documents(documents: Iterable[Document]) -> None:
@@ -57,8 +48,21 @@ def index_documents(documents: Iterable[Document]) -> None:
 
 
 def _index_user_documents(user_id: int, documents: list[Document]) -> None:
+    owner = Int64(user_id)
     keys = {key for document in documents for key in document.get("search_terms", [])}
-    counts = counts_of(user_id, keys)
+    if not keys:
+        for document in documents:
+            document["search_postings"] = []
+        return
+    state = (
+        vocabulary().find_one(
+            {"user_id": owner, "key": search.COUNTS_KEY},
+            {"pending": 1, **{f"counts.{key}": 1 for key in sorted(keys)}},
+        )
+        or {}
+    )
+    counts = {key: int(count) for key, count in state.get("counts", {}).items()}
+    pending: list[Document] = state.get("pending", [])
     added: Counter[str] = Counter()
     for document in documents:
         postings = []
@@ -66,20 +70,18 @@ def _index_user_documents(user_id: int, documents: list[Document]) -> None:
             postings.append(search.posting(key, search.bucket_of(counts.get(key, 0) + added[key])))
             added[key] += 1
         document["search_postings"] = postings
-    if not added:
-        return
-    owner = Int64(user_id)
-    new_terms = _plain_terms(user_id, documents, keys - counts.keys())
-    operations: list[Any] = [
-        UpdateOne(
-            {"user_id": owner, "key": search.COUNTS_KEY},
-            {"$inc": {f"counts.{key}": number for key, number in added.items()}},
-            upsert=True,
-        )
-    ]
-    operations += [
-        InsertOne({"user_id": owner, **_new_term(user_id, key, term)}) for key, term in new_terms.items()
-    ]
+    waiting = {entry["key"] for entry in pending}
+    new_terms = _plain_terms(user_id, documents, keys - counts.keys() - waiting)
+    fresh = [_new_term(user_id, key, term) for key, term in new_terms.items()]
+    change: Document = {"$inc": {f"counts.{key}": number for key, number in added.items()}}
+    operations: list[Any] = []
+    if len(pending) + len(fresh) >= PENDING_LIMIT:
+        if pending:
+            change["$pull"] = {"pending": {"key": {"$in": sorted(waiting)}}}
+        operations = [InsertOne({"user_id": owner, **entry}) for entry in [*pending, *fresh]]
+    elif fresh:
+        change["$push"] = {"pending": {"$each": fresh}}
+    operations.insert(0, UpdateOne({"user_id": owner, "key": search.COUNTS_KEY}, change, upsert=True))
     try:
         vocabulary().bulk_write(operations, ordered=False)
     except BulkWriteError as error:  # a term another writer of this user inserted first

@@ -54,6 +54,7 @@ class Migration(migrations.Migration):
                 ("user_id", models.BigIntegerField()),
                 ("key", models.CharField(blank=True, max_length=80)),
                 ("counts", models.JSONField(blank=True, default=dict)),
+                ("pending", models.JSONField(blank=True, default=list)),
                 (
                     "prefix_keys",
                     django_mongodb_backend.fields.ArrayField(

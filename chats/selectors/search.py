@@ -129,40 +129,41 @@ def search_chats(
 
 def _expand(user_id: int, parsed: search.Query) -> list[_Word]:
     """Each query word's vocabulary terms: exact first, then prefixes and typos, most frequent
-    first, at most ``MAX_EXPANSIONS`` of those; three indexed look-ups for the whole query (the
-    terms under the word's prefix and deletion keys, then the counts of every candidate)."""
+    first, at most ``MAX_EXPANSIONS`` of those. Indexed look-ups for the whole query: the counts
+    document (the exact terms' counts and the new terms still pending there), the term documents
+    under the words' prefix and deletion keys, and the counts of those candidates if needed."""
     owner = Int64(user_id)
     words = [_Word(query=word) for word in parsed.words]
 
     def keys(values: Iterable[str]) -> list[str]:
         return sorted({search.search_key(user_id, value) for value in values})
 
+    exact_keys = keys(term for word in parsed.words for term in word.exact)
+    counts, pending = _counts(user_id, exact_keys, with_pending=True)
     prefix_keys = keys(term for word in parsed.words for term in word.prefix_probes)
     typo_keys = keys(probe for word in parsed.words for probe in word.typo_probes)
-    prefixed = (
-        aggregate(
-            SearchTerm, {"user_id": owner, "prefix_keys": {"$in": prefix_keys}}, limit=VOCABULARY_SCAN_LIMIT
-        )
-        if prefix_keys
-        else []
-    )
-    typos = (
-        aggregate(
-            SearchTerm, {"user_id": owner, "typo_keys": {"$in": typo_keys}}, limit=VOCABULARY_SCAN_LIMIT
-        )
-        if typo_keys
-        else []
-    )
-    exact_keys = keys(term for word in parsed.words for term in word.exact)
-    counts = _counts(user_id, [*exact_keys, *(entry.key for entry in [*prefixed, *typos])])
+    entries: list[dict[str, Any]] = list(pending)
+    for field_name, probe_keys in (("prefix_keys", prefix_keys), ("typo_keys", typo_keys)):
+        if probe_keys:
+            entries += [
+                {"key": e.key, "prefix_keys": e.prefix_keys, "typo_keys": e.typo_keys}
+                for e in aggregate(
+                    SearchTerm,
+                    {"user_id": owner, field_name: {"$in": probe_keys}},
+                    limit=VOCABULARY_SCAN_LIMIT,
+                )
+            ]
+    unknown = sorted({entry["key"] for entry in entries} - counts.keys())
+    if unknown:
+        counts.update(_counts(user_id, unknown)[0])
     for word in words:
         for key in keys(word.query.exact):
             if key in counts:
                 word.terms[key] = (counts[key], EXACT)
         probes = set(keys(word.query.prefix_probes))
         typo_probes = set(keys(word.query.typo_probes))
-        extra = [(e.key, PREFIX) for e in prefixed if probes & set(e.prefix_keys)]
-        extra += [(e.key, TYPO) for e in typos if typo_probes & set(e.typo_keys)]
+        extra = [(e["key"], PREFIX) for e in entries if probes & set(e["prefix_keys"])]
+        extra += [(e["key"], TYPO) for e in entries if typo_probes & set(e["typo_keys"])]
         extra = [(key, strength) for key, strength in extra if key in counts]
         extra.sort(key=lambda pair: (-pair[1], -counts[pair[0]], pair[0]))
         for key, strength in extra:
@@ -172,16 +173,29 @@ def _expand(user_id: int, parsed: search.Query) -> list[_Word]:
     return words
 
 
-def _counts(user_id: int, keys: list[str]) -> dict[str, int]:
-    """How many of the user's messages hold each of ``keys``: their counts document, projected."""
+def _counts(
+    user_id: int, keys: list[str], *, with_pending: bool = False
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """How many of the user's messages hold each of ``keys`` (their counts document, projected),
+    and (``with_pending``) the new terms waiting there to be written as term documents."""
     wanted = sorted(set(keys))
+    projection: dict[str, Any] = {"user_id": 1, "key": 1, **{f"counts.{key}": 1 for key in wanted}}
+    if with_pending:
+        projection["pending"] = 1
+    present = {  # fields the projection may leave out, so the model never loads them on access
+        "counts": {"$ifNull": ["$counts", {}]},
+        "pending": {"$ifNull": ["$pending", []]} if with_pending else {"$literal": []},
+    }
     pipeline = [
         {"$match": {"user_id": Int64(user_id), "key": search.COUNTS_KEY}},
-        {"$project": {"user_id": 1, "key": 1, **{f"counts.{key}": 1 for key in wanted}}},
+        {"$project": projection},
+        {"$addFields": present},
     ]
     found = list(SearchTerm.objects.raw_aggregate(pipeline))
-    counts = found[0].counts if found else {}
-    return {key: int(counts[key]) for key in wanted if key in counts}
+    if not found:
+        return {}, []
+    counts = found[0].counts or {}
+    return {key: int(counts[key]) for key in wanted if key in counts}, list(found[0].pending or [])
 
 
 def _title_matches(user_id: int, words: list[_Word], size: int) -> list[ChatSession]:
