@@ -72,7 +72,8 @@ def _index_user_documents(user_id: int, documents: list[Document]) -> None:
         document["search_postings"] = postings
     waiting = {entry["key"] for entry in pending}
     new_terms = _plain_terms(user_id, documents, keys - counts.keys() - waiting)
-    fresh = [_new_term(user_id, key, term) for key, term in new_terms.items()]
+    # Numbers ("150", "2mg") get no prefix or typo keys: 150 is not a misspelt 160.
+    fresh = [_new_term(user_id, key, term) for key, term in new_terms.items() if not _has_digit(term)]
     change: Document = {"$inc": {f"counts.{key}": number for key, number in added.items()}}
     operations: list[Any] = []
     if len(pending) + len(fresh) >= PENDING_LIMIT:
@@ -104,6 +105,10 @@ def _plain_terms(user_id: int, documents: list[Document], new_keys: set[str]) ->
     for key in new_keys - plain.keys():  # worked out in another language than the text gives
         plain[key] = key
     return plain
+
+
+def _has_digit(term: str) -> bool:
+    return any(char.isdigit() for char in term)
 
 
 def _new_term(user_id: int, key: str, term: str) -> Document:
