@@ -113,7 +113,7 @@ def search_chats(
         }
     )
     page, more = _walk(user_id, walk, words, parsed, position, size)
-    hits = _hits(user_id, page, words, parsed)
+    hits = _hits(user_id, page, words, parsed, scored=sort == "relevance")
     if sort == "relevance":
         hits.sort(key=lambda hit: hit.score, reverse=True)
     last = _position(page[-1]) if page else position
@@ -302,7 +302,10 @@ def _resume_points(walk: _Walk, last: tuple[datetime, str] | None) -> dict[str, 
     return resume
 
 
-def _hits(user_id: int, page: list[ChatMessage], words: list[_Word], parsed: search.Query) -> list[SearchHit]:
+def _hits(
+    user_id: int, page: list[ChatMessage], words: list[_Word], parsed: search.Query, *, scored: bool
+) -> list[SearchHit]:
+    """The page's hits in live sessions, with snippets; scored (relevance) only when asked."""
     live = (
         {
             session.pk: session
@@ -315,7 +318,6 @@ def _hits(user_id: int, page: list[ChatMessage], words: list[_Word], parsed: sea
         else {}
     )
     marked = [term for word in words for term in word.terms]
-    newest = page[0].created_at if page else None
     hits = []
     for rank, message in enumerate(page):
         if message.session_id not in live:
@@ -325,15 +327,13 @@ def _hits(user_id: int, page: list[ChatMessage], words: list[_Word], parsed: sea
                 message=message,
                 session=live[message.session_id],
                 snippet=search.snippet(message.content, marked),
-                score=_score(message, words, parsed, rank=rank, newest=newest),
+                score=_score(message, words, parsed, rank=rank) if scored else 0.0,
             )
         )
     return hits
 
 
-def _score(
-    message: ChatMessage, words: list[_Word], parsed: search.Query, *, rank: int, newest: datetime | None
-) -> float:
+def _score(message: ChatMessage, words: list[_Word], parsed: search.Query, *, rank: int) -> float:
     """Relevance: how strongly each word matched (exact above prefix above typo), phrases found,
     how close the words stand, and recency within the page as the tie-breaker."""
     held = set(message.search_terms)
