@@ -288,25 +288,58 @@ def session_list(db: Database[Document], *, user_id: int, size: int = 20) -> lis
 
 
 def search_chats(db: Database[Document], *, user_id: int, query: str, size: int = 20) -> list[Document]:
-    """Sessions and messages holding every term: a range on (user_id, search_terms) per collection."""
-    terms = search.query_terms(query)
-    driver = max(terms, key=len)
-    others = [term for term in terms if term != driver]
-    indexed = {"user_id": Int64(user_id), "search_terms": driver}
-    rest: Document = {"search_terms": {"$all": others}} if others else {}
-
-    def matching(collection: str, extra: Document, sort: dict[str, int], count: int) -> list[Document]:
-        pipeline: list[Document] = [{"$match": indexed}]
-        if rest or extra:
-            pipeline.append({"$match": {**extra, **rest}})
-        pipeline += [{"$sort": sort}, {"$limit": count}]
-        return list(db[collection].aggregate(pipeline))
-
-    sessions = matching("chat_sessions", {"deleted_at": None}, {"updated_at": -1, "_id": -1}, size)
-    messages = matching("chat_messages", {}, {"created_at": -1, "_id": -1}, size * 2)
+    """The product's index work by hand (issue 19): the vocabulary look-ups (the counts document,
+    prefix keys, typo keys, the candidates' counts when new), the title query, the rarest word's
+    newest buckets (as many as a page needs, one query), the other words checked on the
+    documents, the hits' sessions fetched by ``_id``."""
+    owner = Int64(user_id)
+    words = search.parse_query(query).words
+    exact = {t for w in words for t in w.exact}
+    counts_document = {"user_id": owner, "key": search.COUNTS_KEY}
+    state = db.chat_search_terms.find_one(
+        counts_document, {"pending": 1, **{f"counts.{t}": 1 for t in exact}}
+    )
+    counts = dict((state or {}).get("counts", {}))
+    prefixes = [t for w in words for t in w.prefix_probes]
+    typos = [t for w in words for t in w.typo_probes]
+    found = list(db.chat_search_terms.find({"user_id": owner, "prefix_keys": {"$in": prefixes}}).limit(200))
+    found += list(db.chat_search_terms.find({"user_id": owner, "typo_keys": {"$in": typos}}).limit(200))
+    unknown = {entry["key"] for entry in found} - counts.keys()
+    if unknown:
+        more = db.chat_search_terms.find_one(counts_document, {f"counts.{key}": 1 for key in unknown})
+        counts.update((more or {}).get("counts", {}))
+    per_word = [[t for t in w.exact if t in counts] for w in words]
+    sessions = list(
+        db.chat_sessions.aggregate(
+            [
+                {"$match": {"user_id": owner, "search_terms": {"$in": list(words[0].exact)}}},
+                {"$match": {"deleted_at": None}},
+                {"$sort": {"updated_at": -1, "_id": -1}},
+                {"$limit": size},
+            ]
+        )
+    )
+    if not all(per_word):
+        return sessions
+    driver = min(per_word, key=lambda terms: sum(counts[t] for t in terms))
+    key = min(driver, key=lambda t: counts[t])
+    top = (counts[key] - 1) // search.BUCKET_SIZE
+    buckets = -(-(size + 1) // search.BUCKET_SIZE) + 1
+    postings = [search.posting(key, b) for b in range(top, max(top - buckets, -1), -1)]
+    messages = sorted(
+        (
+            m
+            for m in db.chat_messages.find({"user_id": owner, "search_postings": {"$in": postings}})
+            if all(set(m["search_terms"]) & set(terms) for terms in per_word)
+        ),
+        key=lambda m: (m["created_at"], m["_id"]),
+        reverse=True,
+    )[:size]
     owners = {
         session["_id"]
-        for session in db.chat_sessions.find({"_id": {"$in": list({m["session_id"] for m in messages})}})
-        if session["user_id"] == user_id and session.get("deleted_at") is None
+        for session in db.chat_sessions.find(
+            {"user_id": owner, "_id": {"$in": list({m["session_id"] for m in messages})}}
+        )
+        if session.get("deleted_at") is None
     }
-    return sessions + [message for message in messages if message["session_id"] in owners][:size]
+    return sessions + [message for message in messages if message["session_id"] in owners]

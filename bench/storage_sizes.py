@@ -81,8 +81,15 @@ def _collection_stats() -> dict[str, Any]:
     from chats import store
     from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 
+    models: list[Any] = [ChatSession, ChatMessage, TokenUsage, MessageVote]
+    try:  # the per-user search vocabulary (issue 19); absent when measuring an older tree
+        from chats.models import SearchTerm
+
+        models.append(SearchTerm)
+    except ImportError:
+        pass
     stats = {}
-    for model in (ChatSession, ChatMessage, TokenUsage, MessageVote):
+    for model in models:
         collection = store.collection(model)
         raw = collection.database.command("collStats", collection.name)
         count = int(raw["count"]) or 1
@@ -95,6 +102,13 @@ def _collection_stats() -> dict[str, Any]:
             "total_index_bytes_per_document": round(raw["totalIndexSize"] / count, 1),
         }
     return stats
+
+
+def _index_bytes_per_message(stats: dict[str, Any]) -> float:
+    """Every chat collection's index bytes over the number of messages."""
+    messages = stats["chat_messages"]["count"] or 1
+    total = sum(row["total_index_bytes_per_document"] * row["count"] for row in stats.values())
+    return round(total / messages, 1)
 
 
 def _per_100m_messages(stats: dict[str, Any]) -> dict[str, Any]:
@@ -146,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "generated": counts,
         "seconds": round(elapsed, 1),
         "collections": stats,
+        "index_bytes_per_message": _index_bytes_per_message(stats),
         "per_100m_messages": _per_100m_messages(stats),
     }
     text = json.dumps(result, indent=2)

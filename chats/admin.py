@@ -8,8 +8,9 @@ user's chats shown, exported or changed here leaves one audit event per owner (a
 A session's page is the conversation as a thread: a bounded page of messages (newest first, "older"
 pages by order number), readable only with the ``accounts.read_patient_chats`` permission (the one
 the staff API checks); the page view is one audit event naming the messages shown. The search box
-takes a session/message id, a person (username, email, phone or user id) or words, matched as
-prefixes by the API's own search.
+takes a session/message id, a person (username, email, phone or user id), a person followed by
+words (that person's chats searched as the API searches them: prefixes, typos, phrases) or words
+alone (exact terms across every user).
 """
 
 from __future__ import annotations
@@ -140,9 +141,10 @@ class ChatAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 class IdPeopleOrWordsSearch:
     """Admin search: the public id exactly (``public_id_field``); else a person (username, email,
-    phone or user id: one MySQL look-up, then ``user_id`` on the chat index); else every word as a
-    prefix through the API's search (``selectors.search_chats``, across users via its ``unscoped``
-    escape hatch) — never a regex scan of the collection."""
+    phone or user id: one MySQL look-up, then ``user_id`` on the chat index); else every word
+    through the API's search (``selectors.search_chats`` across users via its ``unscoped`` escape
+    hatch: exact terms in every language, since prefix and typo tolerance come from each user's
+    own vocabulary) — never a regex scan of the collection."""
 
     public_id_field = ""
 
@@ -158,11 +160,15 @@ class IdPeopleOrWordsSearch:
         owners = people.find_people(term=term)
         if owners:
             return queryset.filter(user_id__in=owners), False
+        person, _, words = term.partition(" ")
+        owners = people.find_people(term=person) if words.strip() else []
         try:
-            result = selectors.search_chats(query=term, user_id=None, limit=SEARCH_LIMIT, prefix=True)
+            results = [
+                selectors.search_chats(query=words, user_id=owner, limit=SEARCH_LIMIT) for owner in owners[:5]
+            ] or [selectors.search_chats(query=term, user_id=None, limit=SEARCH_LIMIT)]
         except InvalidChatInput:
             return queryset.none(), False
-        return queryset.filter(pk__in=self.matching_pks(result)), False
+        return queryset.filter(pk__in=[pk for result in results for pk in self.matching_pks(result)]), False
 
     def matching_pks(self, result: selectors.SearchResult) -> list[Any]:
         raise NotImplementedError
@@ -282,7 +288,7 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
     public_id_field = "session_id"
     form = ChatSessionForm
     change_form_template = "admin/chats/chatsession/change_form.html"
-    search_help_text = "A session id, a person (username, email, phone or user id), or words (prefixes work)."
+    search_help_text = "A session id, a person (username, email, phone or id), words, or a person then words."
 
     def matching_pks(self, result: selectors.SearchResult) -> list[Any]:
         return list({session.pk for session in result.sessions} | {hit.session.pk for hit in result.messages})
@@ -561,7 +567,7 @@ class ReadOnlyChatAdmin(ChatAdmin):
 @admin.register(ChatMessage)
 class ChatMessageAdmin(IdPeopleOrWordsSearch, ReadOnlyChatAdmin):
     public_id_field = "message_id"
-    search_help_text = "A message id, a person (username, email, phone or user id), or words (prefixes work)."
+    search_help_text = "A message id, a person (username, email, phone or id), words, or a person then words."
 
     def matching_pks(self, result: selectors.SearchResult) -> list[Any]:
         return [hit.message.pk for hit in result.messages]

@@ -76,7 +76,7 @@ def session(
         is_active=is_active,
         tags=list(tags),
         metadata=metadata or {},
-        search_terms=search.terms_for(title),
+        search_terms=search.document_keys(user_id, title),
         message_count=message_count,
         active_branch=active_branch,
         branches=[dict(entry) for entry in branches or []],
@@ -107,7 +107,8 @@ def message(
     search_terms: list[str] | None = None,
 ) -> ChatMessage:
     """A message with its content hash and search terms; ``order`` and ``branch`` are assigned when
-    it is appended (branch 0: the original line of the conversation).
+    it is appended (branch 0: the original line of the conversation), its ``search_postings`` when it
+    is written (``chats.search_index.index_documents``).
 
     The importers fix its ``pk`` and may pass ``search_terms`` worked out ahead (``writer.prepare``).
     """
@@ -128,7 +129,7 @@ def message(
         metadata=metadata or {},
         parent_message_id=parent_message_id,
         content_hash=content_hash(content),
-        search_terms=search.terms_for(content) if search_terms is None else search_terms,
+        search_terms=search.document_keys(session.user_id, content) if search_terms is None else search_terms,
         created_at=created_at or store.now(),
         order=order,
         branch=branch,

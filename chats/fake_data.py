@@ -25,7 +25,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from pymongo import UpdateOne
 
-from chats import builders, search, services, store
+from chats import builders, search, search_index, services, store
 from chats.models import Channel, ChatMessage, ChatSession, Role, SessionType, TokenUsage
 from chats.responders import offline
 
@@ -244,7 +244,7 @@ class ChatGenerator:
 
     def _set_title(self, session: ChatSession, question: str) -> None:
         session.title = services.title_from(question, max_chars=settings.CHAT_TITLE_MAX_CHARS)
-        session.search_terms = search.terms_for(session.title)
+        session.search_terms = search.document_keys(session.user_id, session.title)
         document = self.pending.sessions.get(session.pk)
         if document is not None:
             document.update(title=session.title, search_terms=session.search_terms)
@@ -260,6 +260,7 @@ class ChatGenerator:
             if pending.sessions:
                 store.collection(ChatSession).insert_many(list(pending.sessions.values()), ordered=False)
             if pending.messages:
+                search_index.index_documents(pending.messages)
                 store.collection(ChatMessage).insert_many(pending.messages, ordered=False)
             if pending.usage:
                 store.collection(TokenUsage).insert_many(pending.usage, ordered=False)

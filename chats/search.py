@@ -1,16 +1,22 @@
-"""Portable full-text search terms: works on any MongoDB-compatible server (no ``$text`` index).
+"""Portable full-text search terms and the keys derived from them (no ``$text``, no regex, no range).
 
 Every message and session title stores its normalised terms (case-folded, accents removed,
-Snowball-stemmed) in ``search_terms``; a multikey index that starts with ``user_id`` finds the
-documents that contain all the words of a query. With ``prefix=True`` each word matches the terms
-that start with it ("head" finds "headache"): an anchored range on the same index, never a regex scan.
+Snowball-stemmed in the message's language) in ``search_terms``. Every lookup is an EXACT match on
+a derived key (a term, a prefix of a term, a SymSpell deletion of a term), and every stored key
+goes through ``search_key``: issue 22 replaces it by a per-patient keyed HMAC without touching the
+rest. Messages are found through ``search_postings``: ``<term key>~<bucket>``, where the bucket is
+the term's per-user count at write time divided by ``BUCKET_SIZE`` (``chats.search_index``), so
+the newest matches of a term are the few postings of its highest buckets.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import re
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import snowballstemmer
@@ -18,11 +24,45 @@ import snowballstemmer
 MAX_TERM_CHARS = 64
 MAX_TERMS_PER_DOCUMENT = 2000
 MAX_QUERY_TERMS = 8
-MIN_PREFIX_CHARS = 3  # shorter words match whole terms only: "a*" would be most of the index
+MIN_PREFIX_CHARS = 3  # shorter words match whole terms only: "a*" would be most of the vocabulary
 SNIPPET_CHARS = 160
+BUCKET_SIZE = 8  # postings per (user, term, bucket): one page reads a few buckets, never more
+POSTING_SEPARATOR = "~"
+COUNTS_KEY = ""  # the vocabulary key of a user's counts document (chats.search_index): no term is empty
+
+# Snowball algorithms by language code; the query side stems in every one of them.
+LANGUAGES = {
+    "en": "english",
+    "fr": "french",
+    "es": "spanish",
+    "de": "german",
+    "it": "italian",
+    "pt": "portuguese",
+    "nl": "dutch",
+}
+DEFAULT_LANGUAGE = "en"
+
+# Frequent short words of each language (accents folded): enough to tell a message's language.
+_STOPWORDS = {
+    "en": "the and is are was i you my me have has with for not this that what of to it in on be do",
+    "fr": "le la les et est je j ai de des du un une mon ma mes pas avec pour que qui au aux ce suis",
+    "es": "el la los las y es yo de del un una mi mis con por para que no tengo esta estoy muy",
+    "de": "der die das und ist ich habe du mein meine mit fur nicht ein eine seit auf zu sehr bin",
+    "it": "il lo la gli le e di da un una mio mia ho con per che non sono molto sto del della",
+    "pt": "o a os as e de do da um uma meu minha com para que nao tenho estou muito em no na",
+    "nl": "de het een en is ik heb mijn met voor niet dat van op te zijn ben erg sinds",
+}
+_STOPWORD_SETS = {language: frozenset(words.split()) for language, words in _STOPWORDS.items()}
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_stemmer = snowballstemmer.stemmer("english")
+_PHRASE = re.compile(r'"([^"]*)"')
+_stemmers = {code: snowballstemmer.stemmer(name) for code, name in LANGUAGES.items()}
+
+
+def search_key(user_id: int, text: str) -> str:
+    """The stored form of one term, prefix or deletion of ``user_id``'s vocabulary: the only
+    place a key is derived (identity today; issue 22 makes it a per-patient keyed HMAC)."""
+    return text
 
 
 def fold(text: str) -> str:
@@ -32,76 +72,157 @@ def fold(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    return str(_stemmer.stemWord(word))
+def stem(word: str, language: str = DEFAULT_LANGUAGE) -> str:
+    return str(_stemmers[language].stemWord(word))
 
 
 def words(text: str) -> list[str]:
     return [word for word in _WORD.findall(fold(text)) if len(word) <= MAX_TERM_CHARS and word != "_"]
 
 
-def terms_for(text: str) -> list[str]:
-    """The distinct stemmed terms of a document, in first-seen order, capped."""
+def language_of(text: str, default: str = DEFAULT_LANGUAGE) -> str:
+    """The language whose frequent words ``text`` uses most (``default`` on no evidence or a tie)."""
+    folded = words(text)
+    scores = {code: sum(word in stopwords for word in folded) for code, stopwords in _STOPWORD_SETS.items()}
+    best = max(scores.values())
+    leaders = [code for code, score in scores.items() if score == best]
+    if best == 0 or (len(leaders) > 1 and default in leaders):
+        return default
+    return leaders[0]
+
+
+def terms_for(text: str, language: str | None = None) -> list[str]:
+    """The distinct stemmed terms of a document, in first-seen order, capped; the language is
+    detected from the text unless given."""
+    language = language or language_of(text)
     seen: dict[str, None] = {}
     for word in words(text):
-        seen.setdefault(stem(word), None)
+        seen.setdefault(stem(word, language), None)
         if len(seen) >= MAX_TERMS_PER_DOCUMENT:
             break
     return list(seen)
 
 
-def query_terms(query: str) -> list[str]:
-    """The terms a query must all match; regex metacharacters are just punctuation here."""
-    return terms_for(query)[:MAX_QUERY_TERMS]
+def document_keys(user_id: int, text: str, language: str | None = None) -> list[str]:
+    """What a message or title stores in ``search_terms``: its terms as ``user_id``'s keys."""
+    return [search_key(user_id, term) for term in terms_for(text, language)]
 
 
-def prefix_query_terms(query: str) -> list[str]:
-    """A query's words as prefixes of stored terms: what a word and its stem share ("headaches" and
-    its stem "headach" -> "headach"; "happy" and "happi" -> "happ"), so every form of it matches."""
-    seen: dict[str, None] = {}
-    for word in words(query):
-        stemmed = stem(word)
-        shared = next((i for i, (a, b) in enumerate(zip(word, stemmed, strict=False)) if a != b), None)
-        seen.setdefault(word[: min(len(word), len(stemmed)) if shared is None else shared] or word, None)
-    return list(seen)[:MAX_QUERY_TERMS]
+def posting(key: str, bucket: int) -> str:
+    return f"{key}{POSTING_SEPARATOR}{bucket}"
 
 
-def terms_of_query(query: str, *, prefix: bool = False) -> list[str]:
-    return prefix_query_terms(query) if prefix else query_terms(query)
+def bucket_of(count_before: int) -> int:
+    """The bucket of a term's next posting, given how many the user already has."""
+    return count_before // BUCKET_SIZE
 
 
-def is_prefix(term: str, *, prefix: bool) -> bool:
-    return prefix and len(term) >= MIN_PREFIX_CHARS
+def prefixes(term: str) -> list[str]:
+    """The prefixes a query word may be of ``term`` ("headach": "hea", "head", "heada", "headac")."""
+    return [term[:end] for end in range(MIN_PREFIX_CHARS, len(term))]
 
 
-def term_range(term: str) -> dict[str, str]:
-    """Every term that starts with ``term``: ``[term, term's successor)``, a range of the index."""
-    return {"$gte": term, "$lt": term[:-1] + chr(ord(term[-1]) + 1)}
+def typo_distance(length: int) -> int:
+    """Edits tolerated for a word of ``length`` letters: 1 for 5-8, 2 for 9 or more."""
+    if length >= 9:
+        return 2
+    return 1 if length >= 5 else 0
 
 
-def term_condition(term: str, *, prefix: bool = False) -> str | dict[str, object]:
-    """What ``search_terms`` must hold for one query term: the term, or (prefix) one element in its
-    range. ``$elemMatch`` makes one element satisfy both bounds (a bare range on an array could be
-    met by two different elements); ``index_bound`` is the plain range an index scan can use first."""
-    if not is_prefix(term, prefix=prefix):
-        return term
-    return {"$elemMatch": term_range(term)}
+def deletions(word: str, distance: int) -> set[str]:
+    """``word`` and every string made from it by deleting up to ``distance`` letters (SymSpell):
+    two words within ``distance`` edits share one of these."""
+    found = {word}
+    frontier = {word}
+    for _ in range(distance):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w)) if len(w) > 1}
+        found |= frontier
+    return found
 
 
-def index_bound(term: str, *, prefix: bool = False) -> str | dict[str, str]:
-    """The ``search_terms`` condition of the first, index-covered ``$match`` stage (a superset for
-    prefixes; ``term_condition`` in the next stage keeps only real matches)."""
-    return term_range(term) if is_prefix(term, prefix=prefix) else term
+def stored_typo_keys(term: str) -> set[str]:
+    """The deletion keys a vocabulary term is stored under (its stem is a letter or two shorter
+    than the word, hence the thresholds one below ``typo_distance``'s)."""
+    return deletions(term, typo_distance(len(term) + 1))
 
 
-def snippet(text: str, terms: list[str], *, width: int = SNIPPET_CHARS, prefix: bool = False) -> str:
+@dataclass(frozen=True)
+class QueryWord:
+    """One word of a query: the exact terms it may mean (its stem in every language, and itself)."""
+
+    word: str
+    exact: tuple[str, ...]
+
+    @property
+    def prefix_probes(self) -> tuple[str, ...]:
+        if len(self.word) < MIN_PREFIX_CHARS:
+            return ()
+        return tuple(term for term in self.exact if len(term) >= MIN_PREFIX_CHARS)
+
+    @property
+    def typo_probes(self) -> tuple[str, ...]:
+        distance = typo_distance(len(self.word))
+        if not distance:
+            return ()
+        return tuple(sorted(set().union(*(deletions(term, distance) for term in self.exact))))
+
+
+@dataclass(frozen=True)
+class Query:
+    words: tuple[QueryWord, ...]
+    phrases: tuple[tuple[str, ...], ...] = field(default=())
+
+
+def query_word(word: str) -> QueryWord:
+    exact = dict.fromkeys([stem(word, language) for language in LANGUAGES] + [word])
+    return QueryWord(word=word, exact=tuple(exact))
+
+
+def parse_query(text: str) -> Query:
+    """The words a query must all match (regex and operator characters are just punctuation) and
+    its quoted phrases, each a sequence of folded words that must appear in that order."""
+    phrases = tuple(tuple(words(phrase)) for phrase in _PHRASE.findall(text) if words(phrase))
+    unique = list(dict.fromkeys(words(text.replace('"', " "))))[:MAX_QUERY_TERMS]
+    return Query(words=tuple(query_word(word) for word in unique), phrases=phrases)
+
+
+def phrase_positions(text: str, phrase: tuple[str, ...]) -> list[int]:
+    """Word positions in ``text`` where ``phrase`` starts (each word compared by any stem)."""
+    folded = words(text)
+    wanted = [set(query_word(word).exact) for word in phrase]
+    return [
+        start
+        for start in range(len(folded) - len(phrase) + 1)
+        if all(_same_word(folded[start + i], wanted[i]) for i in range(len(phrase)))
+    ]
+
+
+def _same_word(word: str, wanted: set[str]) -> bool:
+    return word in wanted or any(stem(word, language) in wanted for language in LANGUAGES)
+
+
+def proximity(text: str, groups: Iterable[set[str]]) -> int:
+    """The smallest span of words in ``text`` holding one term of every group (0 when the text
+    lacks a group): a phrase-like closeness for relevance."""
+    sets = [group for group in groups if group]
+    if not sets:
+        return 0
+    positions = [
+        [i for i, word in enumerate(words(text)) if any(stem(word, code) in group for code in LANGUAGES)]
+        for group in sets
+    ]
+    if any(not found for found in positions):
+        return 0
+    return min(max(combo) - min(combo) + 1 for combo in itertools.product(*[p[:8] for p in positions]))
+
+
+def snippet(text: str, terms: Iterable[str], *, width: int = SNIPPET_CHARS) -> str:
     """HTML-escaped excerpt around the first match with every matched word in ``<mark>``."""
     wanted = set(terms)
-    prefixes = tuple(term for term in terms if is_prefix(term, prefix=prefix))
 
     def matched(word: str) -> bool:
-        stemmed = stem(fold(word))
-        return stemmed in wanted or bool(prefixes and stemmed.startswith(prefixes))
+        folded = fold(word)
+        return folded in wanted or any(stem(folded, language) in wanted for language in LANGUAGES)
 
     matches = [m for m in _WORD.finditer(text) if matched(m.group())]
     start = 0

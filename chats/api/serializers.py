@@ -301,6 +301,8 @@ class GlobalStatisticsOutput(serializers.Serializer):
 class SearchInput(serializers.Serializer):
     q = serializers.CharField(max_length=500)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+    cursor = serializers.CharField(required=False, max_length=4000)
+    sort = serializers.ChoiceField(choices=["newest", "relevance"], required=False, default="newest")
 
 
 class SearchMessageOutput(serializers.Serializer):
@@ -311,6 +313,7 @@ class SearchMessageOutput(serializers.Serializer):
     order = serializers.IntegerField(source="message.order")
     snippet = serializers.CharField()
     created_at = serializers.DateTimeField(source="message.created_at")
+    score = serializers.FloatField()
 
 
 class SearchSessionOutput(serializers.Serializer):
@@ -322,6 +325,8 @@ class SearchSessionOutput(serializers.Serializer):
 class SearchDataOutput(serializers.Serializer):
     sessions = SearchSessionOutput(many=True)
     messages = SearchMessageOutput(many=True)
+    has_more = serializers.BooleanField()
+    next_cursor = serializers.CharField(allow_null=True)
 
 
 class SearchOutput(serializers.Serializer):

@@ -546,10 +546,20 @@ class SearchApi(APIView):
     @extend_schema(parameters=[io.SearchInput], responses=io.SearchOutput)
     def get(self, request: Request) -> Response:
         query = _input(io.SearchInput, request.query_params)
-        result = selectors.search_chats(query=query["q"], user_id=_uid(request), limit=query["limit"])
-        return Response(
-            io.SearchOutput({"data": {"sessions": result.sessions, "messages": result.messages}}).data
+        result = selectors.search_chats(
+            query=query["q"],
+            user_id=_uid(request),
+            limit=query["limit"],
+            cursor=query.get("cursor"),
+            sort=query["sort"],
         )
+        data = {
+            "sessions": result.sessions,
+            "messages": result.messages,
+            "has_more": result.has_more,
+            "next_cursor": result.next_cursor,
+        }
+        return Response(io.SearchOutput({"data": data}).data)
 
 
 class SessionExportApi(APIView):

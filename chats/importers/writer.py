@@ -26,7 +26,7 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from chats import builders, search, store
+from chats import builders, search, search_index, store
 from chats.exceptions import InvalidChatInput
 from chats.importers import runs, values
 from chats.importers.records import (
@@ -270,7 +270,7 @@ def prepare(batch: Batch) -> Batch:
     """The CPU work of a batch's documents (search terms), done while the last batch is written."""
     for record in batch.records:
         if isinstance(record, MessageRecord):
-            record.search_terms = search.terms_for(record.content)
+            record.search_terms = search.document_keys(record.session.user_id, record.content)
     return batch
 
 
@@ -543,6 +543,7 @@ class Writer:
         docs = [store.to_document(model) for model in models]
         failed: set[int] = set()
         try:
+            search_index.index_documents(docs)  # a replayed duplicate counts its terms again: harmless
             messages_collection().insert_many(docs, ordered=False)
         except BulkWriteError as error:
             _raise_unless_duplicates(error)
@@ -608,7 +609,10 @@ class Writer:
                 }
             }
             if progress.title and not existing[key].get("title"):
-                change["$set"] = {"title": progress.title, "search_terms": search.terms_for(progress.title)}
+                change["$set"] = {
+                    "title": progress.title,
+                    "search_terms": search.document_keys(key[0], progress.title),
+                }
             operations.append(UpdateOne({"user_id": Int64(key[0]), "session_id": key[1]}, change))
         if operations:
             sessions_collection().bulk_write(operations, ordered=False)

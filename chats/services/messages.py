@@ -11,7 +11,7 @@ from django.conf import settings
 from pymongo.client_session import ClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from chats import branches, builders, search, store
+from chats import branches, builders, search, search_index, store
 from chats.exceptions import InvalidChatInput, MessageNotFound, SessionNotFound
 from chats.models import (
     ChatMessage,
@@ -180,6 +180,7 @@ def _insert_messages(
 
     for message in messages:
         message.pk = None
+    _index(messages)
     try:
         placed = store.run_transaction(write)
     except (DuplicateKeyError, BulkWriteError) as exc:
@@ -209,6 +210,21 @@ class _Placed:
     branch: int
     first_order: int
     branches: list[dict[str, Any]]
+def _index(messages: list[ChatMessage]) -> None:
+    """Postings and vocabulary before the transaction: the vocabulary is shared by the user's
+    concurrent writers, and counted first so a stored message's terms are never missing from it."""
+    documents = [
+        {
+            "user_id": m.user_id,
+            "created_at": m.created_at,
+            "content": m.content,
+            "search_terms": m.search_terms,
+        }
+        for m in messages
+    ]
+    search_index.index_documents(documents)
+    for message, document in zip(messages, documents, strict=True):
+        message.search_postings = document["search_postings"]
 
 
 def _count_up(
@@ -242,7 +258,9 @@ def _count_up(
     if not known_title and first_user is not None:
         title = title_from(first_user.content, max_chars=settings.CHAT_TITLE_MAX_CHARS)
     named = (
-        {"$set": {"title": title, "search_terms": search.terms_for(title)}} if title != known_title else {}
+        {"$set": {"title": title, "search_terms": search.document_keys(session.user_id, title)}}
+        if title != known_title
+        else {}
     )
     if optimistic:
         placed, change = _place(
@@ -272,7 +290,9 @@ def _count_up(
     title = state.get("title") or ""
     if not title and first_user is not None:
         title = title_from(first_user.content, max_chars=settings.CHAT_TITLE_MAX_CHARS)
-        change = _merged(change, {"$set": {"title": title, "search_terms": search.terms_for(title)}})
+        change = _merged(
+            change, {"$set": {"title": title, "search_terms": search.document_keys(session.user_id, title)}}
+        )
     if change:
         sessions.update_one(store.owned(session), change, session=txn)
     return _Placed(count, title, *placed)

@@ -12,7 +12,7 @@ from django.conf import settings
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
-from chats import branches, builders, recent_history, search, store
+from chats import branches, builders, recent_history, search, search_index, store
 from chats.exceptions import InvalidChatInput, SessionAlreadyExists, SessionNotFound
 from chats.models import (
     Channel,
@@ -82,7 +82,7 @@ def update_session(*, session: ChatSession, **changes: Any) -> ChatSession:
         changes["title"] = validate_text(
             changes["title"], what="title", max_chars=settings.CHAT_TITLE_MAX_CHARS
         ).strip()
-        changes["search_terms"] = search.terms_for(changes["title"])
+        changes["search_terms"] = search.document_keys(session.user_id, changes["title"])
     if "tags" in changes:
         changes["tags"] = validate_tags(changes["tags"])
     if "metadata" in changes:
@@ -244,6 +244,9 @@ def clear_user_chats(*, user_id: int) -> ErasedChats:
         token_usage=store.collection(TokenUsage).delete_many(orphans).deleted_count,
         messages=store.collection(ChatMessage).delete_many(orphans).deleted_count,
     )
+    # The whole vocabulary goes (terms of erased messages are PHI); held sessions are hidden from
+    # their owner's search anyway, and staff search them by exact terms, without a vocabulary.
+    search_index.forget_user(user_id)
     recent_history.purge_user_cache(user_id=user_id)
     logger.info(
         "chat history cleared", extra={"user_id": user_id, "sessions": counts.sessions, "kept": len(kept)}

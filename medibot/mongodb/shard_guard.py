@@ -35,7 +35,9 @@ logger = logging.getLogger(__name__)
 SHARD_KEY = "user_id"
 # The per-user collections, sharded on ``user_id``. ``chat_daily_stats`` (one small document per
 # day, written by a nightly job) and the migration bookkeeping stay unsharded on the primary shard.
-SHARDED_COLLECTIONS = frozenset({"chat_sessions", "chat_messages", "chat_token_usage", "chat_message_votes"})
+SHARDED_COLLECTIONS = frozenset(
+    {"chat_sessions", "chat_messages", "chat_token_usage", "chat_message_votes", "chat_search_terms"}
+)
 
 _exemption: contextvars.ContextVar[str | None] = contextvars.ContextVar("shard_key_exemption", default=None)
 

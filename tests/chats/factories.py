@@ -8,7 +8,7 @@ from datetime import timedelta
 import pymongo
 from bson import Int64
 
-from chats import builders, services, store
+from chats import builders, search_index, services, store
 from chats.models import ChatMessage, ChatSession, Role, TokenUsage
 
 _user_ids = itertools.count(10_000)
@@ -74,6 +74,7 @@ def _bulk_insert(session: ChatSession, *, branch: int, first_order: int, count: 
             )
             docs.append(store.to_document(message))
         with pymongo.timeout(120):
+            search_index.index_documents(docs)
             store.collection(ChatMessage).insert_many(docs, ordered=False)
 
 

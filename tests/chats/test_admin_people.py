@@ -1,4 +1,5 @@
-"""Staff find a patient's conversations by who they are, or by words (prefixes), in the admin."""
+"""Staff find a patient's conversations by who they are, by words, or by a person and words (prefixes,
+typos) in the admin."""
 
 from __future__ import annotations
 
@@ -53,20 +54,23 @@ def test_session_search_finds_a_patient_by_username_email_phone_or_user_id(
     assert "Knee pain" not in page
 
 
-def test_session_search_matches_word_prefixes(
+def test_session_search_matches_whole_words_across_patients(
     staff_client: Client, patient_sessions: tuple[User, ChatSession, ChatSession]
 ) -> None:
-    assert "Headache diary" in _sessions_page(staff_client, "q=head")
-    assert "Knee pain" in _sessions_page(staff_client, "q=kne")
-    assert "Headache diary" not in _sessions_page(staff_client, "q=kne")
+    assert "Headache diary" in _sessions_page(staff_client, "q=headaches")
+    assert "Knee pain" in _sessions_page(staff_client, "q=knee")
+    assert "Headache diary" not in _sessions_page(staff_client, "q=knee")
 
 
-def test_message_search_matches_word_prefixes(staff_client: Client) -> None:
+def test_message_search_of_one_patient_takes_prefixes_and_typos(staff_client: Client) -> None:
     owner = make_user(username="prefix-owner")
     session_with_messages(user_id=owner.pk, messages=1)
-    response = staff_client.get("/admin/chats/chatmessage/?q=sess")
-    assert response.status_code == 200
-    assert "message 1 of the session" in response.content.decode()
+    for query in ["prefix-owner sess", "prefix-owner sesion"]:
+        response = staff_client.get("/admin/chats/chatmessage/", {"q": query})
+        assert response.status_code == 200
+        assert "message 1 of the session" in response.content.decode()
+    other = staff_client.get("/admin/chats/chatmessage/", {"q": "sess"})
+    assert "message 1 of the session" not in other.content.decode()
 
 
 def test_owner_filter_takes_a_username_and_keeps_other_filters(

@@ -186,6 +186,25 @@ def test_search_returns_sessions_and_marked_snippets(alice: APIClient, patient: 
     assert alice.get("/api/chat/search?q=%28a%2B%29%2B%24").status_code == 200
 
 
+def test_search_pages_by_cursor_and_sorts_by_relevance(alice: APIClient, patient: User) -> None:
+    session = make_session(patient)
+    for content in ["insulin dose", "pressure and insulin", "insulin again"]:
+        services.append_message(session=session, role=Role.USER, content=content)
+
+    first = alice.get("/api/chat/search?q=insulin&limit=2").json()["data"]
+    second = alice.get(f"/api/chat/search?q=insulin&limit=2&cursor={first['next_cursor']}").json()["data"]
+    ranked = alice.get("/api/chat/search?q=insulin&sort=relevance").json()["data"]
+
+    assert [m["order"] for m in first["messages"]] == [3, 2]
+    assert first["has_more"] is True
+    assert [m["order"] for m in second["messages"]] == [1]
+    assert second["has_more"] is False
+    assert second["next_cursor"] is None
+    assert {"score", "snippet", "created_at"} <= set(ranked["messages"][0])
+    assert alice.get("/api/chat/search?q=insulin&sort=oldest").status_code == 400
+    assert alice.get("/api/chat/search?q=insulin&cursor=%7B%7D").status_code == 400
+
+
 @pytest.mark.parametrize(
     ("fmt", "content_type"),
     [("json", "application/json"), ("csv", "text/csv"), ("md", "text/markdown"), ("txt", "text/plain")],

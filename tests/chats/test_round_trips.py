@@ -14,7 +14,10 @@ from tests.support.round_trips import round_trips
 
 pytestmark = pytest.mark.django_db(databases=["default", "replica", "chats"], transaction=False)
 
-TURN_BUDGET = 12  # MongoDB + SQL
+# MongoDB + SQL: 12, plus per stored message (question, reply) the search vocabulary's read of
+# the terms' counts and its one bulk write (issue 19: postings are bucketed by those counts), plus
+# one when a batch of new terms is written out (here: the first reply brings over 64 new terms).
+TURN_BUDGET = 17
 TURN_CACHE_BUDGET = 1  # the recent-history pipeline
 PAGE_BUDGET = 3
 
@@ -25,7 +28,7 @@ def _token_client(user: User) -> APIClient:
     return client
 
 
-def test_a_chat_turn_costs_at_most_12_store_round_trips_and_one_cache_pipeline(patient: User) -> None:
+def test_a_chat_turn_costs_at_most_17_store_round_trips_and_one_cache_pipeline(patient: User) -> None:
     session = session_with_messages(user_id=patient.pk, messages=4)
     client = _token_client(patient)
     client.post("/api/chat/send", {"session_id": session.session_id, "message": "warm-up"}, format="json")

@@ -216,16 +216,15 @@ def test_search_uses_the_user_search_index() -> None:
     aggregations = captured_aggregations(
         lambda: selectors.search_chats(query="arrhythmia question", user_id=session.user_id)
     )
-    # session titles, messages, then the hit messages' sessions (session_owner_pk_idx)
-    assert [collection for collection, _ in aggregations] == [
-        "chat_sessions",
-        "chat_messages",
-        "chat_sessions",
-    ]
+    # vocabulary (counts, prefix keys, typo keys, the candidates' counts), session titles, one
+    # bucket of postings, then the hit messages' sessions (session_owner_pk_idx)
+    collections = [collection for collection, _ in aggregations]
+    assert collections[-3:] == ["chat_sessions", "chat_messages", "chat_sessions"]
+    assert collections[:-3] in (["chat_search_terms"] * 3, ["chat_search_terms"] * 4)
     for collection, pipeline in aggregations:
         stats = explain(collection, pipeline)
         assert "IXSCAN" in stats["stages"], (collection, stats)
-        assert stats["totalDocsExamined"] <= 1, (collection, stats)
+        assert stats["totalDocsExamined"] <= 2, (collection, stats)  # one per word at most
 
 
 def test_session_statistics_counts_roles_tokens_and_votes() -> None:
@@ -249,35 +248,3 @@ def test_session_statistics_counts_roles_tokens_and_votes() -> None:
     assert (stats["total_tokens"], stats["total_cost"]) == (7, Decimal("0.25"))
     assert stats["votes"] == {"up": 1, "down": 0}
     assert stats["first_message_at"] <= stats["last_message_at"]
-
-
-def test_prefix_search_finds_words_that_start_with_the_query_and_marks_them() -> None:
-    session = services.start_session(user_id=next_user_id(), title="Headaches since Monday")
-    services.append_message(session=session, role=Role.USER, content="A bad headache and nausea")
-    services.append_message(session=session, role=Role.USER, content="my head hurts")
-    services.append_message(session=session, role=Role.USER, content="heartburn only")
-
-    whole_words = selectors.search_chats(query="head", user_id=session.user_id)
-    prefixed = selectors.search_chats(query="head", user_id=session.user_id, prefix=True)
-    both_words = selectors.search_chats(query="headache naus", user_id=session.user_id, prefix=True)
-
-    assert [hit.message.order for hit in whole_words.messages] == [2]
-    assert [hit.message.order for hit in prefixed.messages] == [2, 1]
-    assert [s.session_id for s in prefixed.sessions] == [session.session_id]
-    assert "<mark>headache</mark>" in prefixed.messages[1].snippet
-    assert [hit.message.order for hit in both_words.messages] == [1]
-
-
-def test_prefix_search_is_an_anchored_index_range() -> None:
-    session = bulk_messages(session=services.start_session(user_id=next_user_id()), count=300)
-    services.append_message(session=session, role=Role.USER, content="rare arrhythmia question")
-    bulk_messages(session=services.start_session(user_id=next_user_id()), count=300)
-
-    aggregations = captured_aggregations(
-        lambda: selectors.search_chats(query="arrhyth quest", user_id=session.user_id, prefix=True)
-    )
-
-    for collection, pipeline in aggregations:
-        stats = explain(collection, pipeline)
-        assert "IXSCAN" in stats["stages"], (collection, stats)
-        assert stats["totalDocsExamined"] <= 1, (collection, stats)

@@ -24,7 +24,7 @@ def test_every_unique_index_of_a_sharded_collection_starts_with_the_shard_key() 
         if info.get("unique")
     }
 
-    assert len(uniques) == 5  # the four collections' own unique indexes, none forgotten
+    assert len(uniques) == 6  # the five collections' own unique indexes, none forgotten
     assert sharding.incompatible_unique_indexes() == []
 
 
@@ -36,7 +36,13 @@ def test_print_gives_the_mongosh_script_for_every_sharded_collection() -> None:
     lines = out.getvalue().splitlines()
     name = connections["chats"].settings_dict["NAME"]
     assert lines[0] == f'sh.enableSharding("{name}")'
-    for collection in ("chat_sessions", "chat_messages", "chat_token_usage", "chat_message_votes"):
+    for collection in (
+        "chat_sessions",
+        "chat_messages",
+        "chat_token_usage",
+        "chat_message_votes",
+        "chat_search_terms",
+    ):
         assert f'sh.shardCollection("{name}.{collection}", {{ user_id: 1 }})' in lines
         assert f'sh.splitAt("{name}.{collection}", {{ user_id: 1000 }})' in lines
 

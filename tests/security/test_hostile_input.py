@@ -14,6 +14,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from accounts.models import User
+from chats import search
 from chats.models import ChatMessage
 from ehr.models import Allergy
 from tests.security.conftest import (
@@ -244,7 +245,10 @@ def test_search_takes_patterns_literally_and_quickly(world: World, query: str) -
 
     assert seconds < SECONDS_ALLOWED, seconds
     assert response.status_code in (200, 400), response.status_code
-    if response.status_code == 200:
+    # A literal word that starts "quetiapine" ("quet" of "quet.*") finds it as a prefix (issue 19):
+    # an exact look-up of the prefix key, not a pattern.
+    literal_prefix = any(len(word) >= 3 and "quetiapine".startswith(word) for word in search.words(query))
+    if response.status_code == 200 and not literal_prefix:
         assert "quetiapine" not in body_of(response).decode().lower(), "a pattern matched like a regex"
     assert everything_counted(world) == counted
 

@@ -177,6 +177,24 @@ def test_markup_in_a_message_is_shown_as_text(live_server: LiveServer, page: Pag
     screenshot(page, "06-markup-as-text")
 
 
+def test_search_pages_with_more_results_and_tolerates_a_typo(
+    live_server: LiveServer, page: Page, patient: User
+) -> None:
+    session = services.start_session(user_id=patient.pk, title="Insulin log")
+    for number in range(1, 24):
+        services.append_message(session=session, role="user", content=f"insulin dose number {number}")
+    sign_in(page, live_server)
+
+    page.get_by_label("Search conversations").fill("insuln")
+    hits = page.locator("#search-message-list .result-link")
+    expect(hits.first).to_contain_text("number 23")
+    more = page.locator("#search-message-list .result-link", has_text="More results")
+    expect(more).to_have_count(1)
+    more.click()
+    expect(hits.filter(has_text="insulin dose")).to_have_count(23)
+    expect(more).to_have_count(0)
+
+
 def test_search_shows_matches_highlighted_and_opens_the_message(
     live_server: LiveServer, page: Page, patient: User
 ) -> None:

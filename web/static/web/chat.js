@@ -1207,6 +1207,39 @@
     return button;
   }
 
+  function searchHitItem(hit) {
+    const item = element("li", "result-item");
+    const label = document.createDocumentFragment();
+    label.append(element("span", "result-title", sessionTitle({ title: hit.session_title })));
+    const snippet = element("span", "result-snippet");
+    snippet.append(snippetFragment(hit.snippet));
+    label.append(snippet);
+    item.append(resultButton(label, () => openSearchHit(hit)));
+    return item;
+  }
+
+  // "More results" pages with the search's cursor (newest first), appending below the shown hits.
+  function moreResultsItem(query, cursor, generation) {
+    const item = element("li", "result-item");
+    item.append(
+      resultButton("More results", async () => {
+        item.remove();
+        try {
+          const params = new URLSearchParams({ q: query, limit: "20", cursor });
+          const { data } = await api(`/api/chat/search?${params}`);
+          if (generation !== state.searchGeneration) return;
+          const { messages, has_more: hasMore, next_cursor: next } = data.data;
+          ui.searchMessages.append(...messages.map(searchHitItem));
+          if (hasMore && next) ui.searchMessages.append(moreResultsItem(query, next, generation));
+          ui.searchMessagesHeading.hidden = ui.searchMessages.children.length === 0;
+        } catch (error) {
+          if (generation === state.searchGeneration) ui.searchStatus.textContent = error.message;
+        }
+      })
+    );
+    return item;
+  }
+
   async function runSearch(query) {
     const generation = ++state.searchGeneration;
     ui.searchResults.hidden = false;
@@ -1215,7 +1248,7 @@
     try {
       const { data } = await api(`/api/chat/search?${new URLSearchParams({ q: query, limit: "20" })}`);
       if (generation !== state.searchGeneration) return;
-      const { sessions, messages } = data.data;
+      const { sessions, messages, has_more: hasMore, next_cursor: next } = data.data;
       ui.searchSessions.replaceChildren(
         ...sessions.map((session) => {
           const item = element("li", "result-item");
@@ -1225,23 +1258,16 @@
           return item;
         })
       );
-      ui.searchMessages.replaceChildren(
-        ...messages.map((hit) => {
-          const item = element("li", "result-item");
-          const label = document.createDocumentFragment();
-          label.append(element("span", "result-title", sessionTitle({ title: hit.session_title })));
-          const snippet = element("span", "result-snippet");
-          snippet.append(snippetFragment(hit.snippet));
-          label.append(snippet);
-          item.append(resultButton(label, () => openSearchHit(hit)));
-          return item;
-        })
-      );
+      ui.searchMessages.replaceChildren(...messages.map(searchHitItem));
+      if (hasMore && next) {
+        ui.searchMessages.append(moreResultsItem(query, next, generation));
+      }
       ui.searchSessionsHeading.hidden = sessions.length === 0;
       ui.searchMessagesHeading.hidden = messages.length === 0;
       const count = sessions.length + messages.length;
+      const more = hasMore ? "+" : "";
       ui.searchStatus.textContent = count
-        ? `${count} ${count === 1 ? "match" : "matches"} for “${query}”.`
+        ? `${count}${more} ${count === 1 && !more ? "match" : "matches"} for “${query}”.`
         : `Nothing found for “${query}”.`;
     } catch (error) {
       if (generation === state.searchGeneration) ui.searchStatus.textContent = error.message;

@@ -1,0 +1,124 @@
+"""The write side of search: postings on message documents and each user's vocabulary.
+
+Every writer of message documents (``services.messages``, the importers' writer, the fake-data
+generator, ``rebuild_search``) calls ``index_documents`` on the documents the builder made, just
+before inserting them. The vocabulary is written FIRST: a term of a stored message is always in
+its owner's vocabulary (an insert that then fails leaves a count one too high, which only widens
+a bucket walk by an empty bucket), and a term's count at write time names the bucket of its
+posting, so a term's buckets hold at most ``search.BUCKET_SIZE`` postings each (a little more
+when two writers of one user race) and its newest matches are its highest buckets.
+
+Cost per batch and user: one read of the counts (projected to the batch's terms) and one
+``bulk_write`` that increments them in ONE document (SecantusDB spends ~7 ms per document
+written, so one document per term made an append 3x slower). A term the user never used before
+is counted at once, and its prefix and deletion keys wait in the counts document's ``pending``
+list (the search reads them there) until ``PENDING_LIMIT`` of them are inserted as term documents
+in one batch: their 10-60 multikey entries each are what made new terms expensive.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from bson import Int64
+from pymongo import InsertOne, UpdateOne
+from pymongo.errors import BulkWriteError
+
+from chats import search, store
+from chats.models import SearchTerm
+
+Document = dict[str, Any]
+PENDING_LIMIT = 64  # new terms kept in the counts document before they are written out
+
+
+def vocabulary() -> Any:
+    return store.collection(SearchTerm)
+
+
+def index_documents(documents: Iterable[Document]) -> None:
+    """Give every message document its ``search_postings`` and count its terms in the owner's
+    vocabulary (two round trips per user in the batch, whatever its size)."""
+    by_user: dict[int, list[Document]] = defaultdict(list)
+    for document in documents:
+        by_user[int(document["user_id"])].append(document)
+    for user_id, owned in by_user.items():
+        _index_user_documents(user_id, sorted(owned, key=lambda d: d["created_at"]))
+
+
+def _index_user_documents(user_id: int, documents: list[Document]) -> None:
+    owner = Int64(user_id)
+    keys = {key for document in documents for key in document.get("search_terms", [])}
+    if not keys:
+        for document in documents:
+            document["search_postings"] = []
+        return
+    state = (
+        vocabulary().find_one(
+            {"user_id": owner, "key": search.COUNTS_KEY},
+            {"pending": 1, **{f"counts.{key}": 1 for key in sorted(keys)}},
+        )
+        or {}
+    )
+    counts = {key: int(count) for key, count in state.get("counts", {}).items()}
+    pending: list[Document] = state.get("pending", [])
+    added: Counter[str] = Counter()
+    for document in documents:
+        postings = []
+        for key in document.get("search_terms", []):
+            postings.append(search.posting(key, search.bucket_of(counts.get(key, 0) + added[key])))
+            added[key] += 1
+        document["search_postings"] = postings
+    waiting = {entry["key"] for entry in pending}
+    new_terms = _plain_terms(user_id, documents, keys - counts.keys() - waiting)
+    # Numbers ("150", "2mg") get no prefix or typo keys: 150 is not a misspelt 160.
+    fresh = [_new_term(user_id, key, term) for key, term in new_terms.items() if not _has_digit(term)]
+    change: Document = {"$inc": {f"counts.{key}": number for key, number in added.items()}}
+    operations: list[Any] = []
+    if len(pending) + len(fresh) >= PENDING_LIMIT:
+        if pending:
+            change["$pull"] = {"pending": {"key": {"$in": sorted(waiting)}}}
+        operations = [InsertOne({"user_id": owner, **entry}) for entry in [*pending, *fresh]]
+    elif fresh:
+        change["$push"] = {"pending": {"$each": fresh}}
+    operations.insert(0, UpdateOne({"user_id": owner, "key": search.COUNTS_KEY}, change, upsert=True))
+    try:
+        vocabulary().bulk_write(operations, ordered=False)
+    except BulkWriteError as error:  # a term another writer of this user inserted first
+        if any(item.get("code") != 11000 for item in error.details.get("writeErrors", [])):
+            raise
+
+
+def _plain_terms(user_id: int, documents: list[Document], new_keys: set[str]) -> dict[str, str]:
+    """The terms behind keys new to the vocabulary (their prefixes and deletions are derived from
+    the term, which a keyed ``search_key`` does not give back): worked out again from the text."""
+    plain: dict[str, str] = {}
+    if not new_keys:
+        return plain
+    for document in documents:
+        if new_keys & set(document.get("search_terms", [])):
+            for term in search.terms_for(document.get("content", "")):
+                key = search.search_key(user_id, term)
+                if key in new_keys:
+                    plain[key] = term
+    for key in new_keys - plain.keys():  # worked out in another language than the text gives
+        plain[key] = key
+    return plain
+
+
+def _has_digit(term: str) -> bool:
+    return any(char.isdigit() for char in term)
+
+
+def _new_term(user_id: int, key: str, term: str) -> Document:
+    return {
+        "key": key,
+        "prefix_keys": [search.search_key(user_id, prefix) for prefix in search.prefixes(term)],
+        "typo_keys": sorted({search.search_key(user_id, k) for k in search.stored_typo_keys(term)}),
+    }
+
+
+def forget_user(user_id: int) -> int:
+    """Drop a user's whole vocabulary (erasure); returns how many documents were dropped."""
+    return int(vocabulary().delete_many({"user_id": Int64(user_id)}).deleted_count)

@@ -1,0 +1,202 @@
+"""Search (issue 19): prefixes, typos, languages, phrases, relevance, and bounded newest-first pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+
+from chats import search, selectors, services, store
+from chats.exceptions import InvalidChatInput
+from chats.models import ChatMessage, ChatSession, Role
+from tests.chats.explain import captured_aggregations, explain
+from tests.chats.factories import bulk_messages, next_user_id
+
+pytestmark = pytest.mark.django_db(databases=["chats"])
+
+
+def _session_with(*contents: str, user_id: int | None = None) -> ChatSession:
+    session = services.start_session(user_id=user_id or next_user_id())
+    for content in contents:
+        services.append_message(session=session, role=Role.USER, content=content)
+    return session
+
+
+def _orders(result: selectors.SearchResult) -> list[int]:
+    return [hit.message.order for hit in result.messages]
+
+
+def test_a_word_start_finds_the_words_it_begins() -> None:
+    session = _session_with("A bad headache and nausea", "my head hurts", "heartburn only")
+
+    result = selectors.search_chats(query="head", user_id=session.user_id)
+
+    assert sorted(_orders(result)) == [1, 2]
+    assert "<mark>headache</mark>" in next(hit.snippet for hit in result.messages if hit.message.order == 1)
+
+
+@pytest.mark.parametrize(
+    ("query", "stored"),
+    [("headahce", "I have a headache since Monday"), ("diabetis", "My diabetes is under control")],
+)
+def test_a_misspelt_word_finds_the_word_meant(query: str, stored: str) -> None:
+    session = _session_with(stored, "nothing related here")
+
+    assert _orders(selectors.search_chats(query=query, user_id=session.user_id)) == [1]
+
+
+def test_french_plural_finds_the_singular() -> None:
+    session = _session_with("J'ai de la fièvre depuis hier soir", "Je vais bien")
+
+    result = selectors.search_chats(query="fièvres", user_id=session.user_id)
+
+    assert _orders(result) == [1]
+    assert "<mark>fièvre</mark>" in result.messages[0].snippet
+
+
+def test_german_inflection_finds_the_stem() -> None:
+    session = _session_with("Ich habe seit gestern Kopfschmerz und Fieber", "Mir geht es gut")
+
+    assert _orders(selectors.search_chats(query="Kopfschmerzen", user_id=session.user_id)) == [1]
+
+
+@pytest.mark.parametrize("text", ["Ik heb hoofdpijn sinds gisteren", "Tengo dolor de cabeza desde ayer"])
+def test_other_languages_are_stemmed_in_their_own_language(text: str) -> None:
+    session = _session_with(text)
+    word = search.words(text)[2]
+
+    assert _orders(selectors.search_chats(query=word, user_id=session.user_id)) == [1]
+
+
+def test_a_quoted_phrase_matches_its_words_in_order() -> None:
+    session = _session_with("my blood pressure is high", "pressure on the blood vessels")
+
+    assert _orders(selectors.search_chats(query='"blood pressure"', user_id=session.user_id)) == [1]
+    assert sorted(_orders(selectors.search_chats(query="blood pressure", user_id=session.user_id))) == [1, 2]
+
+
+def test_relevance_puts_exact_and_close_words_first() -> None:
+    session = _session_with(
+        "blood pressure measured today",  # exact words, side by side (oldest)
+        "bloody noses and some pressure",  # an expansion of "blood" (prefix), far apart
+        "the pressure on my blood is fine",  # exact words, apart (newest)
+    )
+
+    newest = selectors.search_chats(query="blood pressure", user_id=session.user_id)
+    relevant = selectors.search_chats(query="blood pressure", user_id=session.user_id, sort="relevance")
+
+    assert _orders(newest) == [3, 2, 1]
+    assert _orders(relevant) == [1, 3, 2]
+    assert relevant.messages[0].score > relevant.messages[-1].score
+
+
+def test_exact_matches_rank_above_expansions() -> None:
+    session = _session_with("my head hurts", "a headache again")
+
+    relevant = selectors.search_chats(query="head", user_id=session.user_id, sort="relevance")
+
+    assert _orders(relevant) == [1, 2]
+
+
+@pytest.mark.parametrize("query", ["(a+)+$", ".*", "$where", '{"$ne": null}', "[a-z]", "head.*", "^head"])
+def test_operator_and_regex_text_is_taken_literally(query: str) -> None:
+    session = _session_with("aaaa plain text", "headache")
+    try:
+        result = selectors.search_chats(query=query, user_id=session.user_id)
+    except InvalidChatInput:
+        return
+    expected = [2] if "head" in query else []
+    assert _orders(result) == expected
+
+
+def test_another_users_terms_never_expand_a_query() -> None:
+    mine = _session_with("my head hurts")
+    _session_with("a headache and a headband", user_id=next_user_id())
+
+    result = selectors.search_chats(query="headach", user_id=mine.user_id)
+
+    assert result.messages == []
+    assert not any(term.startswith("headach") for term in result.terms)
+
+
+def test_newest_first_cursor_walk_returns_each_hit_once_across_buckets() -> None:
+    session = services.start_session(user_id=next_user_id())
+    moment = store.now() - timedelta(hours=1)
+    for number in range(1, 42):
+        content = f"note {number} about insulin" if number % 3 else f"note {number} about walking"
+        services.append_message(
+            session=session, role=Role.USER, content=content, created_at=moment + timedelta(seconds=number)
+        )
+    expected = [order for order in range(41, 0, -1) if order % 3]
+
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = selectors.search_chats(query="insulin", user_id=session.user_id, limit=5, cursor=cursor)
+        seen += _orders(page)
+        if not page.has_more:
+            break
+        cursor = page.next_cursor
+
+    assert len(expected) > 3 * search.BUCKET_SIZE
+    assert seen == expected
+
+
+def test_a_forged_cursor_is_refused() -> None:
+    session = _session_with("insulin")
+    with pytest.raises(InvalidChatInput):
+        selectors.search_chats(query="insulin", user_id=session.user_id, cursor="not-a-cursor")
+
+
+def test_every_search_query_is_an_index_scan_bounded_by_the_page_size() -> None:
+    session = bulk_messages(session=services.start_session(user_id=next_user_id()), count=400)
+    services.append_message(session=session, role=Role.USER, content="rare arrhythmia question")
+    bulk_messages(session=services.start_session(user_id=next_user_id()), count=200)
+
+    def searching(query: str) -> Callable[[], selectors.SearchResult]:
+        return lambda: selectors.search_chats(query=query, user_id=session.user_id, limit=20)
+
+    for query in ["blood", "arrhythmia", "arrythmia", "press"]:
+        aggregations = captured_aggregations(searching(query))
+        assert aggregations
+        for collection, pipeline in aggregations:
+            stats = explain(collection, pipeline)
+            assert "IXSCAN" in stats["stages"], (query, collection, stats)
+            assert stats["totalDocsExamined"] <= 4 * 20, (query, collection, stats)
+
+
+def test_rebuild_search_restores_postings_and_vocabulary(capsys: pytest.CaptureFixture[str]) -> None:
+    session = _session_with("A bad headache and nausea", "my diabetes diary")
+    store.collection(ChatMessage).update_many(
+        {"user_id": session.user_id}, {"$set": {"search_terms": [], "search_postings": []}}
+    )
+    store.database()["chat_search_terms"].delete_many({"user_id": session.user_id})
+    assert selectors.search_chats(query="headache", user_id=session.user_id).messages == []
+
+    call_command("rebuild_search", "--user", str(session.user_id))
+
+    assert _orders(selectors.search_chats(query="head", user_id=session.user_id)) == [1]
+    assert _orders(selectors.search_chats(query="diabetis", user_id=session.user_id)) == [2]
+    assert "2 messages" in capsys.readouterr().out
+
+
+def test_an_interrupted_rebuild_resumes_where_it_stopped(capsys: pytest.CaptureFixture[str]) -> None:
+    session = _session_with("first note about insulin", "second note about insulin")
+    call_command("rebuild_search", "--user", str(session.user_id))
+    stopped = {"user_id": session.user_id, "next_window": store.now() + timedelta(days=2), "finished": False}
+    store.database()["chat_search_rebuild"].update_one({"_id": "rebuild_search"}, {"$set": stopped})
+
+    call_command("rebuild_search", "--user", str(session.user_id))
+
+    assert f"resumed at user {session.user_id}" in capsys.readouterr().out
+    assert _orders(selectors.search_chats(query="insulin", user_id=session.user_id)) == [2, 1]
+
+
+def test_clearing_a_users_chats_drops_their_vocabulary() -> None:
+    session = _session_with("my diabetes diary")
+
+    services.clear_user_chats(user_id=session.user_id)
+
+    assert store.database()["chat_search_terms"].count_documents({"user_id": session.user_id}) == 0
