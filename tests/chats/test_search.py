@@ -194,6 +194,7 @@ def test_an_interrupted_rebuild_resumes_where_it_stopped(capsys: pytest.CaptureF
     assert _orders(selectors.search_chats(query="insulin", user_id=session.user_id)) == [2, 1]
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # erasure also removes care-team shares (MySQL)
 def test_clearing_a_users_chats_drops_their_vocabulary() -> None:
     session = _session_with("my diabetes diary")
 
