@@ -28,6 +28,7 @@ from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError
 from pymongo.mongo_client import MongoClient
 
+from chats import crypto
 from medibot.routers import CHATS_ALIAS
 
 logger = logging.getLogger(__name__)
@@ -60,14 +61,17 @@ def now() -> datetime:
 
 
 def to_document(instance: Model) -> dict[str, Any]:
-    """The BSON document the ORM would store for ``instance``; assigns an ObjectId if missing."""
+    """The BSON document stored for ``instance`` (the ORM's encoding; content fields encrypted when
+    CHAT_ENCRYPTION is on, see ``chats.crypto``); assigns an ObjectId if missing. The instance keeps
+    its plaintext."""
     connection = connections[CHATS_ALIAS]
     if instance.pk is None:
         instance.pk = ObjectId()
-    return {
+    document = {
         field.column: field.get_db_prep_save(getattr(instance, field.attname), connection)
         for field in instance._meta.concrete_fields
     }
+    return crypto.seal_document(instance._meta.db_table, document)
 
 
 def mark_saved(instance: M) -> M:

@@ -10,7 +10,7 @@ from django.conf import settings
 from pymongo.client_session import ClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from chats import builders, search, store
+from chats import builders, store
 from chats.exceptions import InvalidChatInput, SessionNotFound
 from chats.models import (
     ChatMessage,
@@ -175,7 +175,7 @@ def _count_up(
     if not known_title and first_user is not None:
         title = title_from(first_user.content, max_chars=settings.CHAT_TITLE_MAX_CHARS)
     named = (
-        {"$set": {"title": title, "search_terms": search.terms_for(title)}} if title != known_title else {}
+        {"$set": builders.title_change(user_id=session.user_id, title=title)} if title != known_title else {}
     )
     expected = {"message_count": session.message_count, **({"title": known_title} if named else {})}
     if (
@@ -193,7 +193,7 @@ def _count_up(
         title = title_from(first_user.content, max_chars=settings.CHAT_TITLE_MAX_CHARS)
         sessions.update_one(
             store.owned(session),
-            {"$set": {"title": title, "search_terms": search.terms_for(title)}},
+            {"$set": builders.title_change(user_id=session.user_id, title=title)},
             session=txn,
         )
     return int(state["message_count"]), title
