@@ -57,6 +57,7 @@ PLAINTEXT_METADATA_KEYS = frozenset({"delivery", "import"})
 SEARCH_KEY_LABEL = "medibot search key v1"
 BACKUP_FORMAT = "medibot-encrypted-backup-1"
 SEARCH_KEY_CACHE_MAX = 10_000
+ERASED_REASON = "erased: the patient's encryption key was destroyed"
 
 
 class PatientKeyErased(Exception):
@@ -64,7 +65,7 @@ class PatientKeyErased(Exception):
 
     def __init__(self, user_id: int | None = None) -> None:
         self.user_id = user_id
-        super().__init__("erased: this patient's encryption key was destroyed")
+        super().__init__(ERASED_REASON)
 
 
 def enabled() -> bool:
@@ -361,14 +362,37 @@ def shred_patient_key(user_id: int) -> list[str]:
     for key in found:
         current.encryption.delete_key(key["_id"])
     reset()
-    return [bytes(key["_id"].bytes if hasattr(key["_id"], "bytes") else key["_id"]).hex() for key in found]
+    return [bytes(key["_id"]).hex() for key in found]
 
 
 def rewrap_all_keys(*, provider: str | None = None, master_key: dict[str, Any] | None = None) -> int:
-    """Re-encrypt every data key under the current (or the given) master key; returns how many."""
+    """Re-encrypt every data key under the current (or the given cloud) master key; returns how many."""
     result = vault().encryption.rewrap_many_data_key({}, provider=provider, master_key=master_key)
     reset()
     return result.bulk_write_result.modified_count if result.bulk_write_result else 0
+
+
+def rewrap_local_master_key(new_key: bytes) -> int:
+    """Rotate the ``local`` master key: every data key re-encrypted under ``new_key``, in two passes
+    through a named provider (``local`` is then the new key). Processes still configured with the
+    old key cannot unwrap data keys they have not cached: switch the configuration and restart
+    right after. Returns how many data keys were rewrapped."""
+    if len(new_key) != 96:
+        raise ImproperlyConfigured("the new local master key must be 96 bytes.")
+    current = vault()
+    steps = (
+        ({"local": {"key": master_key_bytes()}, "local:next": {"key": new_key}}, "local:next"),
+        ({"local": {"key": new_key}, "local:next": {"key": new_key}}, "local"),
+    )
+    count = 0
+    for providers, target in steps:
+        with ClientEncryption(
+            providers, current.namespace, current.client, CodecOptions(uuid_representation=STANDARD)
+        ) as rotation:
+            result = rotation.rewrap_many_data_key({}, provider=target)
+            count = result.bulk_write_result.modified_count if result.bulk_write_result else 0
+    reset()
+    return count
 
 
 # --- files at rest --------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ class Reason(StrEnum):
     BAD_JSON = "unparseable JSON"
     ORDER_TAKEN = "another message already has this order in the session"
     SESSION_OWNED = "the session id is taken by another conversation"
+    ERASED = "erased: the patient's encryption key was destroyed"
 
 
 def derived_uuid(source: str, legacy_key: str) -> str:
