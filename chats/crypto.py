@@ -258,37 +258,38 @@ def decrypt_value(value: Any) -> Any:
         raise
 
 
-def seal(user_id: int, value: Any, *, field: str = "") -> Any:
-    """``value`` as stored for an encrypted field (unchanged when encryption is off or it is empty)."""
-    if not enabled() or value in ("", None) or value == [] or value == {} or is_encrypted(value):
+def seal(user_id: int, value: Any, *, field: str = "", force: bool = False) -> Any:
+    """``value`` as stored for an encrypted field (unchanged when encryption is off — unless
+    ``force`` — or when it is empty)."""
+    if not (force or enabled()) or value in ("", None) or value == [] or value == {} or is_encrypted(value):
         return value
     if field == "metadata" and isinstance(value, dict):
         return {
-            key: item if key in PLAINTEXT_METADATA_KEYS else seal(user_id, item)
+            key: item if key in PLAINTEXT_METADATA_KEYS else seal(user_id, item, force=True)
             for key, item in value.items()
         }
     return encrypt_value(user_id, value)
 
 
-def seal_document(table: str, document: dict[str, Any]) -> dict[str, Any]:
+def seal_document(table: str, document: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
     """Encrypt, in place, the content fields of one chat document of ``table`` (needs ``user_id``)."""
     fields = ENCRYPTED_FIELDS.get(table)
-    if not fields or not enabled():
+    if not fields or not (force or enabled()):
         return document
     user_id = int(document["user_id"])
     for field in fields:
         if field in document:
-            document[field] = seal(user_id, document[field], field=field)
+            document[field] = seal(user_id, document[field], field=field, force=True)
     if "search_terms" in document:
-        document["search_terms"] = seal_terms(user_id, document["search_terms"])
+        document["search_terms"] = seal_terms(user_id, document["search_terms"], force=True)
     return document
 
 
-def seal_terms(user_id: int, terms: list[str]) -> list[str]:
+def seal_terms(user_id: int, terms: list[str], *, force: bool = False) -> list[str]:
     """Search terms as stored: keyed hashes of the patient when CHAT_ENCRYPTION is on (exact-term
     matching only until the search rewrite routes every stored and queried key through
     ``search_hmac``; then this step moves there)."""
-    if not enabled():
+    if not (force or enabled()):
         return terms
     return [search_hmac(user_id, term) for term in terms]
 

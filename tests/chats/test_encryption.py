@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from chats.importers import runs
 from chats.models import ChatMessage, ChatSession, MessageVote
 from chats.outbox.models import Erasure
 from tests.chats.conftest import client_for
+from tests.chats.encryption_keys import own_keys
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
@@ -36,16 +36,8 @@ FRAGMENTS = ("psoriasis", "lithium-carbonate", "450mg")
 
 @pytest.fixture(autouse=True)
 def encryption_on(tmp_path: Path) -> Iterator[None]:
-    """Encryption on, with a key vault and a master key of this test's own."""
-    namespace = f"{store.database().name}.key_vault_{uuid.uuid4().hex[:12]}"
-    key_file = tmp_path / "master-key.b64"
-    with override_settings(
-        CHAT_ENCRYPTION="on", CHAT_KEY_VAULT_NAMESPACE=namespace, CHAT_ENCRYPTION_LOCAL_KEY_FILE=str(key_file)
-    ):
-        crypto.reset()
+    with own_keys(tmp_path):
         yield
-        crypto.reset()
-    store.database().drop_collection(namespace.split(".", 1)[1])
 
 
 def raw_documents(model: Any, user_id: int) -> list[dict[str, Any]]:
