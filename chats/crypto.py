@@ -396,6 +396,53 @@ def rewrap_local_master_key(new_key: bytes) -> int:
     return count
 
 
+# --- outbox payloads (MySQL) ----------------------------------------------------------------------------
+# The outbox holds writes while MongoDB — and so the key vault — is unreachable: its payloads are
+# sealed with AES-256-GCM under a site key that needs no database (CHAT_OUTBOX_KEY, or derived
+# from the local master key). An erasure deletes the patient's outbox entries outright.
+
+PAYLOAD_PHI_KEYS = frozenset(
+    {"content", "reason", "title", "metadata", "source_documents", "agent_steps", "attachments", "error_info"}
+)
+SEALED_PAYLOAD_KEY = "sealed"
+
+
+def _outbox_key() -> bytes:
+    if settings.CHAT_OUTBOX_KEY:
+        key = base64.b64decode(settings.CHAT_OUTBOX_KEY)
+        if len(key) != 32:
+            raise ImproperlyConfigured("CHAT_OUTBOX_KEY must be 32 bytes (base64-encoded).")
+        return key
+    if settings.CHAT_ENCRYPTION_KMS_PROVIDER != "local":
+        raise ImproperlyConfigured("CHAT_OUTBOX_KEY must be set with a cloud KMS provider.")
+    return hmac.new(master_key_bytes(), b"medibot outbox key v1", hashlib.sha256).digest()
+
+
+def seal_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """An outbox payload as stored: its PHI keys sealed together (unchanged when encryption is off)."""
+    if not enabled() or not PAYLOAD_PHI_KEYS & payload.keys():
+        return payload
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    secret = {key: value for key, value in payload.items() if key in PAYLOAD_PHI_KEYS}
+    nonce = os.urandom(12)
+    sealed = nonce + AESGCM(_outbox_key()).encrypt(nonce, json.dumps(secret).encode(), None)
+    kept = {key: value for key, value in payload.items() if key not in PAYLOAD_PHI_KEYS}
+    return {**kept, SEALED_PAYLOAD_KEY: base64.b64encode(sealed).decode()}
+
+
+def open_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The plaintext of an outbox payload (sealed or not)."""
+    if SEALED_PAYLOAD_KEY not in payload:
+        return payload
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    sealed = base64.b64decode(payload[SEALED_PAYLOAD_KEY])
+    secret = json.loads(AESGCM(_outbox_key()).decrypt(sealed[:12], sealed[12:], None))
+    kept = {key: value for key, value in payload.items() if key != SEALED_PAYLOAD_KEY}
+    return {**kept, **secret}
+
+
 # --- files at rest --------------------------------------------------------------------------------------
 
 

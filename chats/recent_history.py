@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.utils.dateparse import parse_datetime
 
-from chats import builders, store
+from chats import builders, crypto, store
 from chats.models import ChatMessage, ChatSession
 from chats.outbox.models import OutboxEntry
 
@@ -386,7 +386,7 @@ def _pending(user_id: int, session_id: str | None = None) -> list[OutboxEntry]:
 
 
 def _queued_fields(entry: OutboxEntry) -> dict[str, Any]:
-    payload = entry.payload
+    payload = crypto.open_payload(entry.payload)
     reply = entry.kind == OutboxEntry.Kind.REPLY
     return {
         "message_id": entry.object_id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ import pytest
 from bson import BSON, Binary
 from bson.codec_options import CodecOptions
 from django.core.management import call_command
+from django.db import connections
 from django.test import override_settings
+from django.utils import timezone
 from pymongo.errors import EncryptionError
 from rest_framework.test import APIClient
 
@@ -23,7 +26,8 @@ from accounts.models import User
 from chats import backups, crypto, selectors, services, store
 from chats.importers import runs
 from chats.models import ChatMessage, ChatSession, MessageVote
-from chats.outbox.models import Erasure
+from chats.outbox import services as outbox
+from chats.outbox.models import Erasure, OutboxEntry
 from tests.chats.conftest import client_for
 from tests.chats.encryption_keys import own_keys
 from tests.factories import make_user
@@ -78,6 +82,30 @@ def test_stored_documents_contain_no_plaintext_of_a_message(alice: APIClient, pa
     message = min(raw_documents(ChatMessage, patient.pk), key=lambda document: document["order"])
     assert isinstance(message["content"], bytes | Binary)
     assert (message["role"], message["order"], message["user_id"]) == ("user", 1, patient.pk)
+
+
+def test_outbox_rows_contain_no_plaintext_and_deliver_readable(patient: User) -> None:
+    session = services.start_session(user_id=patient.pk)
+    message_id = str(uuid.uuid4())
+    outbox.enqueue_message(
+        user_id=patient.pk,
+        session_id=session.session_id,
+        message_id=message_id,
+        role="user",
+        content=SECRET,
+        created_at=timezone.now(),
+    )
+    with connections["default"].cursor() as cursor:
+        cursor.execute(f"SELECT payload FROM {OutboxEntry._meta.db_table}")  # noqa: S608 - a model's table
+        rows = "".join(str(row[0]) for row in cursor.fetchall())
+    for fragment in FRAGMENTS:
+        assert fragment not in rows
+
+    outbox.drain()
+
+    assert selectors.get_message(user_id=patient.pk, message_id=message_id).content == SECRET
+    for fragment in FRAGMENTS:
+        assert fragment.encode() not in raw_bytes(ChatMessage, user_id=patient.pk)
 
 
 def test_the_owner_reads_and_continues_the_conversation(alice: APIClient, patient: User) -> None:
