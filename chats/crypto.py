@@ -387,9 +387,10 @@ def rewrap_local_master_key(new_key: bytes) -> int:
     )
     count = 0
     for providers, target in steps:
-        with ClientEncryption(
+        rotation: ClientEncryption[dict[str, Any]] = ClientEncryption(
             providers, current.namespace, current.client, CodecOptions(uuid_representation=STANDARD)
-        ) as rotation:
+        )
+        with rotation:
             result = rotation.rewrap_many_data_key({}, provider=target)
             count = result.bulk_write_result.modified_count if result.bulk_write_result else 0
     reset()

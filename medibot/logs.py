@@ -179,9 +179,7 @@ class RequestIdMiddleware:
         if response.streaming and not response.is_async:  # type: ignore[attr-defined]
             # A streamed reply (SSE) runs after this returns: each chunk re-enters the context.
             response.streaming_content = _within_request(  # type: ignore[attr-defined]
-                response.streaming_content,
-                request,
-                request_id,  # type: ignore[attr-defined]
+                response.streaming_content, request, request_id  # type: ignore[attr-defined]
             )
         response[REQUEST_ID_HEADER] = request_id
         return response

@@ -192,3 +192,4 @@ class RequestMetricsMiddleware:
             method=request.method or "", route=route, status=f"{response.status_code // 100}xx"
         ).observe(time.monotonic() - started)
         return response
+

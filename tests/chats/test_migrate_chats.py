@@ -921,7 +921,8 @@ def test_a_dry_run_of_whatsapp_creates_no_accounts(tmp_path: Path) -> None:
     result = migrate_chats("--source", "sqlite", "--path", str(path), "--dry-run")
 
     assert (
-        "would read 1 row = insert 1 + already present 0 + quarantine 0; would create 1 account" in result.out
+        "would read 1 row = insert 1 + already present 0 + quarantine 0; would create 1 account"
+        in result.out
     )
     assert not User.objects.filter(phone_number="+4917600000001").exists()
 
