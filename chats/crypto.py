@@ -198,7 +198,17 @@ def reset() -> None:
 
 
 def _missing_key(exc: EncryptionError) -> bool:
-    return "not all keys requested were satisfied" in str(exc)
+    """Whether the key asked for is not in the vault; forgets the exception's tracebacks.
+
+    pymongo's wrapped libmongocrypt error references its own frame (a cycle), and through the
+    frames' callers every frame up the stack — a streamed reply's generator included, which then
+    is not closed when its response is, but only by a later garbage collection."""
+    missing = "not all keys requested were satisfied" in str(exc)
+    seen: BaseException | None = exc
+    while seen is not None:
+        seen.__traceback__ = None
+        seen = seen.__cause__ or seen.__context__
+    return missing
 
 
 def ensure_patient_key(user_id: int) -> Any:
