@@ -131,7 +131,8 @@ def key_vault_namespace() -> str:
         return str(settings.CHAT_KEY_VAULT_NAMESPACE)
     from django.db import connections
 
-    return f"{connections[CHATS_ALIAS].settings_dict['NAME']}.chat_key_vault"
+    # A database of its own: full-store backups of the chat database never carry the keys.
+    return f"{connections[CHATS_ALIAS].settings_dict['NAME']}_keyvault.datakeys"
 
 
 # --- the per-process client -----------------------------------------------------------------------------

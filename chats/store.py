@@ -13,11 +13,12 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pymongo
 from bson import Int64, ObjectId
+from bson.codec_options import CodecOptions
 from django.conf import settings
 from django.db import connections
 from django.db.models import Model
@@ -48,6 +49,13 @@ def client() -> MongoClient[dict[str, Any]]:
 
 def database() -> Database[dict[str, Any]]:
     return client()[connections[CHATS_ALIAS].settings_dict["NAME"]]
+
+
+def raw_database() -> Database[dict[str, Any]]:
+    """The chat database without the decrypting decoder: documents exactly as stored (full-store
+    backups, in-place encryption); aware datetimes like the ORM's."""
+    chats = database()
+    return chats.client.get_database(chats.name, codec_options=CodecOptions(tz_aware=True, tzinfo=UTC))
 
 
 def collection(model: type[Model]) -> Collection[dict[str, Any]]:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bson import Int64, ObjectId
-from bson.codec_options import CodecOptions
 from pymongo import UpdateOne
 from pymongo.collection import Collection
 
@@ -44,8 +43,7 @@ class ConversionReport:
 
 def _raw(name: str) -> Collection[dict[str, Any]]:
     """A collection read without the decrypting decoder: the documents as they are stored."""
-    database = store.database()
-    return database.client.get_database(database.name, codec_options=CodecOptions(tz_aware=True))[name]
+    return store.raw_database()[name]
 
 
 def _digest(values: dict[str, Any]) -> str:

@@ -314,7 +314,7 @@ CHAT_ENCRYPTION_KMS_CREDENTIALS = env.json("CHAT_ENCRYPTION_KMS_CREDENTIALS", de
 CHAT_ENCRYPTION_MASTER_KEY = env.json("CHAT_ENCRYPTION_MASTER_KEY", default={})
 # How long any process may keep using a data key after it was destroyed (key caches' expiry).
 CHAT_ENCRYPTION_KEY_CACHE_SECONDS = env.float("CHAT_ENCRYPTION_KEY_CACHE_SECONDS", default=60.0)
-# The key vault collection; empty: <chats database>.chat_key_vault.
+# The key vault collection; empty: <chats database>_keyvault.datakeys (a database of its own).
 CHAT_KEY_VAULT_NAMESPACE = env.str("CHAT_KEY_VAULT_NAMESPACE", default="")
 # The outbox payloads' AES-256-GCM key (base64 of 32 bytes); empty: derived from the local master key.
 CHAT_OUTBOX_KEY = env.str("CHAT_OUTBOX_KEY", default="")

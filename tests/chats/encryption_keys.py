@@ -15,7 +15,7 @@ from chats import crypto, store
 @contextmanager
 def own_keys(directory: Path, *, encryption: str = "on") -> Iterator[dict[str, str]]:
     """CHAT_ENCRYPTION set, a fresh key vault and master key; yields them as environment variables."""
-    namespace = f"{store.database().name}.key_vault_{uuid.uuid4().hex[:12]}"
+    namespace = f"{store.database().name}_keyvault.datakeys_{uuid.uuid4().hex[:12]}"
     key_file = str(directory / "master-key.b64")
     with override_settings(
         CHAT_ENCRYPTION=encryption,
@@ -27,4 +27,5 @@ def own_keys(directory: Path, *, encryption: str = "on") -> Iterator[dict[str, s
             yield {"CHAT_KEY_VAULT_NAMESPACE": namespace, "CHAT_ENCRYPTION_LOCAL_KEY_FILE": key_file}
         finally:
             crypto.reset()
-            store.database().drop_collection(namespace.split(".", 1)[1])
+            database, collection = namespace.split(".", 1)
+            store.database().client[database].drop_collection(collection)

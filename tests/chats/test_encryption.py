@@ -23,7 +23,7 @@ from pymongo.errors import EncryptionError
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from chats import backups, crypto, selectors, services, store
+from chats import backups, crypto, selectors, services, store, store_backup
 from chats.importers import runs
 from chats.models import ChatMessage, ChatSession, MessageVote
 from chats.outbox import services as outbox
@@ -235,6 +235,17 @@ def test_a_shredded_patients_backup_fails_as_erased_while_others_restore(tmp_pat
     restored = selectors.get_session(user_id=bob.pk, session_id=bobs["session_id"])
     assert "elbow" in next(iter(selectors.iter_session_messages(session=restored))).content
     assert not ChatSession.objects.filter(user_id=alice.pk).exists()
+
+
+def test_a_full_store_backup_holds_ciphertext_and_no_keys(alice: APIClient, tmp_path: Path) -> None:
+    send(alice, SECRET)
+
+    store_backup.dump_chat_store(directory=tmp_path / "dump")
+
+    dumped = b"".join(path.read_bytes() for path in (tmp_path / "dump").iterdir())
+    for fragment in FRAGMENTS:
+        assert fragment.encode() not in dumped
+    assert b"keyMaterial" not in dumped
 
 
 def test_master_key_rotation_keeps_everything_readable(
