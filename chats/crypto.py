@@ -233,8 +233,19 @@ def ensure_patient_key(user_id: int) -> Any:
         return found["_id"]
 
 
+def _key_vault() -> Any:
+    """The key vault collection through the ``chats`` connection: needs no KMS (erasure and
+    shredding work with encryption off and no master key configured)."""
+    from django.db import connections
+
+    connection = connections[CHATS_ALIAS]
+    connection.ensure_connection()
+    database, collection = key_vault_namespace().split(".", 1)
+    return connection.connection[database][collection]
+
+
 def patient_key_exists(user_id: int) -> bool:
-    return vault().keys.count_documents({"keyAltNames": key_alt_name(user_id)}, limit=1) > 0
+    return int(_key_vault().count_documents({"keyAltNames": key_alt_name(user_id)}, limit=1)) > 0
 
 
 # --- values ---------------------------------------------------------------------------------------------
@@ -369,10 +380,10 @@ def shred_patient_key(user_id: int) -> list[str]:
     """Destroy the patient's data key(s): everything encrypted under them, in backups too, can no
     longer be decrypted (at once here, within CHAT_ENCRYPTION_KEY_CACHE_SECONDS elsewhere).
     Returns the ids (hex) of the destroyed keys."""
-    current = vault()
-    found = list(current.keys.find({"keyAltNames": key_alt_name(user_id)}, {"_id": 1}))
-    for key in found:
-        current.encryption.delete_key(key["_id"])
+    keys = _key_vault()
+    found = list(keys.find({"keyAltNames": key_alt_name(user_id)}, {"_id": 1}))
+    if found:
+        keys.delete_many({"_id": {"$in": [key["_id"] for key in found]}})
     reset()
     return [bytes(key["_id"]).hex() for key in found]
 

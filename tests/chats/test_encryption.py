@@ -30,6 +30,7 @@ from chats.outbox import services as outbox
 from chats.outbox.models import Erasure, OutboxEntry
 from tests.chats.conftest import client_for
 from tests.chats.encryption_keys import own_keys
+from tests.chats.factories import session_with_messages
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
@@ -277,3 +278,17 @@ def test_search_keys_are_per_patient_and_stable(patient: User) -> None:
     assert mine == crypto.search_hmac(patient.pk, "psoriasi")
     assert mine != crypto.search_hmac(other.pk, "psoriasi")
     assert "psoriasi" not in mine
+
+
+def test_erasure_needs_no_master_key_while_encryption_is_off(patient: User, tmp_path: Path) -> None:
+    absent = str(tmp_path / "no-such-key.b64")
+    with override_settings(
+        CHAT_ENCRYPTION="off", CHAT_ENCRYPTION_GENERATE_LOCAL_KEY=False, CHAT_ENCRYPTION_LOCAL_KEY_FILE=absent
+    ):
+        crypto.reset()
+        session_with_messages(user_id=patient.pk, messages=2)
+
+        result = services.request_erasure(user_id=patient.pk, requested_by_id=patient.pk)
+
+    assert result.completed
+    assert Erasure.objects.get(pk=result.erasure_id).shredded_key_ids == []
