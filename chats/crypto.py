@@ -454,6 +454,29 @@ def seal_payload(payload: dict[str, Any]) -> dict[str, Any]:
     return {**kept, SEALED_PAYLOAD_KEY: base64.b64encode(sealed).decode()}
 
 
+SEALED_TEXT_PREFIX = "sealed1:"
+
+
+def seal_text(text: str) -> str:
+    """A cache entry (the recent-history cache) sealed like outbox payloads, when encryption is on."""
+    if not enabled():
+        return text
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    sealed = nonce + AESGCM(_outbox_key()).encrypt(nonce, text.encode(), None)
+    return SEALED_TEXT_PREFIX + base64.b64encode(sealed).decode()
+
+
+def open_text(text: str) -> str:
+    if not text.startswith(SEALED_TEXT_PREFIX):
+        return text
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    sealed = base64.b64decode(text[len(SEALED_TEXT_PREFIX) :])
+    return AESGCM(_outbox_key()).decrypt(sealed[:12], sealed[12:], None).decode()
+
+
 def open_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """The plaintext of an outbox payload (sealed or not)."""
     if SEALED_PAYLOAD_KEY not in payload:

@@ -23,7 +23,7 @@ from pymongo.errors import EncryptionError
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from chats import backups, crypto, selectors, services, store, store_backup
+from chats import backups, crypto, recent_history, selectors, services, store, store_backup
 from chats.importers import runs
 from chats.models import ChatMessage, ChatSession, MessageVote
 from chats.outbox import services as outbox
@@ -107,6 +107,20 @@ def test_outbox_rows_contain_no_plaintext_and_deliver_readable(patient: User) ->
     assert selectors.get_message(user_id=patient.pk, message_id=message_id).content == SECRET
     for fragment in FRAGMENTS:
         assert fragment.encode() not in raw_bytes(ChatMessage, user_id=patient.pk)
+
+
+def test_the_recent_history_cache_holds_no_plaintext_and_reads_back(alice: APIClient, patient: User) -> None:
+    sent = send(alice, SECRET)
+
+    _at, fields, cached = recent_history.backend().read_session(patient.pk, sent["session_id"])
+
+    cache_text = "".join([fields or "", *cached])
+    for fragment in FRAGMENTS:
+        assert fragment not in cache_text
+    recent = recent_history.recent_session(user_id=patient.pk, session_id=sent["session_id"])
+    assert recent is not None
+    assert recent.messages[0].content == SECRET
+    assert SECRET.startswith(recent.session.title)
 
 
 def test_the_owner_reads_and_continues_the_conversation(alice: APIClient, patient: User) -> None:
