@@ -100,6 +100,9 @@ def shred_after_purge(*, user_id: int) -> list[str]:
     and record it as an erasure of the system (no requester)."""
     if ChatSession.objects.filter(user_id=user_id).exists() or not crypto.patient_key_exists(user_id):
         return []
+    undelivered = OutboxEntry.objects.filter(user_id=user_id).exclude(status=OutboxEntry.Status.DELIVERED)
+    if undelivered.exists():  # writes still queued: the patient is not gone, and they must not be lost
+        return []
     erasure = Erasure.objects.create(user_id=user_id, requested_by_id=None)
     complete_erasure(erasure=erasure)
     erasure.refresh_from_db()

@@ -9,6 +9,7 @@ import io
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +307,27 @@ def test_erasure_needs_no_master_key_while_encryption_is_off(patient: User, tmp_
 
     assert result.completed
     assert Erasure.objects.get(pk=result.erasure_id).shredded_key_ids == []
+
+
+def test_a_retention_purge_of_the_last_session_shreds_unless_writes_are_queued(
+    alice: APIClient, patient: User
+) -> None:
+    sent = send(alice, SECRET)
+    session = selectors.get_session(user_id=patient.pk, session_id=sent["session_id"])
+    services.soft_delete_session(session=session)
+    long_ago = timezone.now() - timedelta(days=400)
+    store.collection(ChatSession).update_one(store.owned(session), {"$set": {"deleted_at": long_ago}})
+    queued = outbox.enqueue_vote(user_id=patient.pk, message_id=str(uuid.uuid4()), vote_type="up", reason="")
+
+    services.cleanup_chats()
+
+    assert crypto.patient_key_exists(patient.pk)  # a queued write keeps the patient's key
+    queued.delete()
+    store.collection(ChatSession).insert_one(store.to_document(session))  # purge it again
+    store.collection(ChatSession).update_one(store.owned(session), {"$set": {"deleted_at": long_ago}})
+
+    services.cleanup_chats()
+
+    assert not crypto.patient_key_exists(patient.pk)
+    erasure = Erasure.objects.get(user_id=patient.pk)
+    assert (erasure.requested_by_id, len(erasure.shredded_key_ids)) == (None, 1)
