@@ -2,7 +2,8 @@
 
 Each run writes the sessions updated since the previous run to ``DIR/<user_id>/<session_id>.json``
 and a ``manifests/<run time>.json`` with the SHA-256 of every file it wrote; ``state.json``
-remembers where the next run starts. Re-running writes the same bytes again (idempotent).
+remembers where the next run starts. Re-running writes the same content again (idempotent; with
+CHAT_ENCRYPTION=on each file is encrypted under its patient's data key, so its bytes differ).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from chats import exporters, selectors
+from chats import crypto, exporters, selectors
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ def backup_changed_sessions(*, directory: str) -> BackupReport:
     files = []
     for session in changed:
         data = "".join(exporters.render_session(session, "json")).encode()
+        if crypto.enabled():  # at rest under the patient's key: shredding it makes the file unreadable
+            data = crypto.seal_file(session.user_id, data)
         relative = f"{session.user_id}/{session.session_id}.json"
         _atomic_write(root / relative, data)
         files.append({"file": relative, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})

@@ -18,7 +18,7 @@ from typing import Any
 from bson import ObjectId
 from django.conf import settings
 
-from chats import search, store
+from chats import crypto, search, store
 from chats.models import (
     Channel,
     ChatMessage,
@@ -208,6 +208,13 @@ def stopped_reply(*, content: str, prompt: str) -> Reply:
         completion_tokens=estimate_tokens(content),
         metadata={"tokens_estimated": True},
     )
+def title_change(*, user_id: int, title: str) -> dict[str, Any]:
+    """The ``$set`` of a session's title given later (from its first message): the search terms
+    come from the plaintext, the stored title is encrypted when CHAT_ENCRYPTION is on."""
+    return {
+        "title": crypto.seal(user_id, title),
+        "search_terms": search.document_keys(user_id, title),
+    }
 
 
 def token_usage(
@@ -246,10 +253,13 @@ def reply_usage(*, session: ChatSession, message: ChatMessage, reply: Reply) -> 
     )
 
 
-def vote_change(*, session_pk: Any, vote_type: str, reason: str, moment: datetime) -> dict[str, Any]:
-    """The upsert of one user's vote on one message (its filter is ``{user_id, message_id}``)."""
+def vote_change(
+    *, user_id: int, session_pk: Any, vote_type: str, reason: str, moment: datetime
+) -> dict[str, Any]:
+    """The upsert of one user's vote on one message (its filter is ``{user_id, message_id}``); the
+    reason is encrypted under the voter's key when CHAT_ENCRYPTION is on."""
     return {
-        "$set": {"vote_type": vote_type, "reason": reason, "updated_at": moment},
+        "$set": {"vote_type": vote_type, "reason": crypto.seal(user_id, reason), "updated_at": moment},
         "$setOnInsert": {"_id": ObjectId(), "session_id": session_pk, "created_at": moment},
     }
 

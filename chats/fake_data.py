@@ -247,10 +247,10 @@ class ChatGenerator:
         session.search_terms = search.document_keys(session.user_id, session.title)
         document = self.pending.sessions.get(session.pk)
         if document is not None:
-            document.update(title=session.title, search_terms=session.search_terms)
+            document.update(builders.title_change(user_id=session.user_id, title=session.title))
             return
         store.collection(ChatSession).update_one(
-            _selected(session), {"$set": {"title": session.title, "search_terms": session.search_terms}}
+            _selected(session), {"$set": builders.title_change(user_id=session.user_id, title=session.title)}
         )
 
     def flush(self) -> None:

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.utils.dateparse import parse_datetime
 
-from chats import builders, store
+from chats import builders, crypto, store
 from chats.models import ChatMessage, ChatSession
 from chats.outbox.models import OutboxEntry
 
@@ -319,11 +319,13 @@ def remember_turn(
         return
     fields: str | None = None
     if stored:
-        fields = json.dumps(_session_fields(session, stored_count=max(m.order for m in stored)))
+        fields = crypto.seal_text(
+            json.dumps(_session_fields(session, stored_count=max(m.order for m in stored)))
+        )
     elif new_session:
-        fields = json.dumps(_session_fields(session, stored_count=0))
-    encoded = [json.dumps(_message_fields(m, stored=True)) for m in stored]
-    encoded += [json.dumps(_message_fields(m, stored=False)) for m in queued]
+        fields = crypto.seal_text(json.dumps(_session_fields(session, stored_count=0)))
+    encoded = [crypto.seal_text(json.dumps(_message_fields(m, stored=True))) for m in stored]
+    encoded += [crypto.seal_text(json.dumps(_message_fields(m, stored=False))) for m in queued]
     try:
         backend().write(
             session.user_id, session.session_id, encoded, fields, messages[-1].created_at.timestamp()
@@ -393,7 +395,7 @@ def _pending(user_id: int, session_id: str | None = None) -> list[OutboxEntry]:
 
 
 def _queued_fields(entry: OutboxEntry) -> dict[str, Any]:
-    payload = entry.payload
+    payload = crypto.open_payload(entry.payload)
     reply = entry.kind == OutboxEntry.Kind.REPLY
     return {
         "message_id": entry.object_id,
@@ -445,7 +447,7 @@ def recent_session(*, user_id: int, session_id: str) -> RecentSession | None:
     started = next((entry for entry in pending if entry.kind == OutboxEntry.Kind.SESSION), None)
     if at is None and not pending:
         return None
-    fields: dict[str, Any] | None = json.loads(fields_text) if fields_text else None
+    fields: dict[str, Any] | None = json.loads(crypto.open_text(fields_text)) if fields_text else None
     if fields is None and started is not None:
         fields = {
             "session_id": session_id,
@@ -456,7 +458,11 @@ def recent_session(*, user_id: int, session_id: str) -> RecentSession | None:
     if fields is None:
         return None
     queued_ids = {entry.object_id for entry in pending}
-    items = [item for item in map(json.loads, cached) if item["message_id"] not in queued_ids]
+    items = [
+        item
+        for item in (json.loads(crypto.open_text(text)) for text in cached)
+        if item["message_id"] not in queued_ids
+    ]
     items += [_queued_fields(entry) for entry in pending if entry.kind != OutboxEntry.Kind.SESSION]
     items = items[-settings.CHAT_RECENT_CACHE_MESSAGES :]
     orders = _orders(items, fields.get("stored_count"))
@@ -478,7 +484,7 @@ def recent_sessions(*, user_id: int, limit: int) -> tuple[list[ChatSession], dat
     for session_id, score, fields_text in indexed:
         if fields_text:
             moment = datetime.fromtimestamp(score, tz=store.now().tzinfo)
-            fields = json.loads(fields_text)
+            fields = json.loads(crypto.open_text(fields_text))
             sessions[session_id] = _session_from(user_id, fields, moment, fields.get("stored_count", 0))
     for entry in _pending(user_id):
         moment = _when(entry.payload["created_at"])

@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
+from chats import crypto
+
 MAX_TERM_CHARS = 64
 MAX_TERMS_PER_DOCUMENT = 2000
 MAX_QUERY_TERMS = 8
@@ -61,7 +63,11 @@ _stemmers = {code: snowballstemmer.stemmer(name) for code, name in LANGUAGES.ite
 
 def search_key(user_id: int, text: str) -> str:
     """The stored form of one term, prefix or deletion of ``user_id``'s vocabulary: the only
-    place a key is derived (identity today; issue 22 makes it a per-patient keyed HMAC)."""
+    place a key is derived. With CHAT_ENCRYPTION on it is the patient's keyed HMAC
+    (``crypto.search_hmac``), so terms, postings and the vocabulary hold no plaintext word; equal
+    words of one patient give equal keys, which is all exact-key lookups need."""
+    if crypto.enabled():
+        return crypto.search_hmac(user_id, text)
     return text
 
 

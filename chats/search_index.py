@@ -26,7 +26,7 @@ from bson import Int64
 from pymongo import InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from chats import search, store
+from chats import crypto, search, store
 from chats.models import SearchTerm
 
 Document = dict[str, Any]
@@ -98,7 +98,8 @@ def _plain_terms(user_id: int, documents: list[Document], new_keys: set[str]) ->
         return plain
     for document in documents:
         if new_keys & set(document.get("search_terms", [])):
-            for term in search.terms_for(document.get("content", "")):
+            # Importers index documents already built for storage: sealed content is opened here.
+            for term in search.terms_for(crypto.decrypt_value(document.get("content", ""))):
                 key = search.search_key(user_id, term)
                 if key in new_keys:
                     plain[key] = term

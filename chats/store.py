@@ -13,11 +13,12 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pymongo
 from bson import Int64, ObjectId
+from bson.codec_options import CodecOptions
 from django.conf import settings
 from django.db import connections
 from django.db.models import Model
@@ -28,6 +29,7 @@ from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError
 from pymongo.mongo_client import MongoClient
 
+from chats import crypto
 from medibot.routers import CHATS_ALIAS
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,13 @@ def database() -> Database[dict[str, Any]]:
     return client()[connections[CHATS_ALIAS].settings_dict["NAME"]]
 
 
+def raw_database() -> Database[dict[str, Any]]:
+    """The chat database without the decrypting decoder: documents exactly as stored (full-store
+    backups, in-place encryption); aware datetimes like the ORM's."""
+    chats = database()
+    return chats.client.get_database(chats.name, codec_options=CodecOptions(tz_aware=True, tzinfo=UTC))
+
+
 def collection(model: type[Model]) -> Collection[dict[str, Any]]:
     return database()[model._meta.db_table]
 
@@ -60,14 +69,17 @@ def now() -> datetime:
 
 
 def to_document(instance: Model) -> dict[str, Any]:
-    """The BSON document the ORM would store for ``instance``; assigns an ObjectId if missing."""
+    """The BSON document stored for ``instance`` (the ORM's encoding; content fields encrypted when
+    CHAT_ENCRYPTION is on, see ``chats.crypto``); assigns an ObjectId if missing. The instance keeps
+    its plaintext."""
     connection = connections[CHATS_ALIAS]
     if instance.pk is None:
         instance.pk = ObjectId()
-    return {
+    document = {
         field.column: field.get_db_prep_save(getattr(instance, field.attname), connection)
         for field in instance._meta.concrete_fields
     }
+    return crypto.seal_document(instance._meta.db_table, document)
 
 
 def mark_saved(instance: M) -> M:

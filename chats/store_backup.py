@@ -55,7 +55,7 @@ def dump_chat_store(*, directory: str | Path) -> StoreBackupReport:
     root.mkdir(parents=True, exist_ok=True)
     if any(root.iterdir()):
         raise RestoreRefused(f"{root} is not empty")
-    database = store.database()
+    database = store.raw_database()  # as stored: encrypted content stays encrypted in the dump
     counts: dict[str, int] = {}
     files: dict[str, dict[str, Any]] = {}
     with pymongo.timeout(TIMEOUT_SECONDS), unscoped("full backup of the chat store"):
@@ -89,7 +89,7 @@ def restore_chat_store(*, directory: str | Path) -> StoreBackupReport:
     for entry in entries.values():
         if _sha256(root / entry["file"]) != entry["sha256"]:
             raise RestoreRefused(f"{entry['file']} does not match its checksum: the backup is damaged")
-    database = store.database()
+    database = store.raw_database()  # as stored: encrypted content stays encrypted in the dump
     counts: dict[str, int] = {}
     with pymongo.timeout(TIMEOUT_SECONDS), unscoped("full restore of the chat store"):
         occupied = [name for name in entries if database[name].estimated_document_count()]

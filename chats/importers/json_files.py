@@ -16,6 +16,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from chats import crypto
 from chats.importers import values
 from chats.importers.records import (
     Batch,
@@ -116,7 +117,10 @@ class JsonDirectorySource:
         unit = f"file:{relative}"
         done = {"file": list(parts), "done": True}
         try:
-            data = json.loads(values.text(self.directory.joinpath(*parts).read_bytes()))
+            data = json.loads(values.text(crypto.open_file(self.directory.joinpath(*parts).read_bytes())))
+        except crypto.PatientKeyErased:
+            yield [Quarantined(unit, Reason.ERASED, {"file": relative})], done
+            return
         except values.BadValue as bad:
             yield [Quarantined(unit, bad.reason, {"file": relative})], done
             return

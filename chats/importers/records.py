@@ -38,6 +38,7 @@ class Reason(StrEnum):
     ORDER_TAKEN = "another message already has this order in the session"
     SESSION_OWNED = "the session id is taken by another conversation"
     NO_OWNER = "Medibot export, no owner: use --source medibot --user NAME"
+    ERASED = "erased: the patient's encryption key was destroyed"
 
 
 def derived_uuid(source: str, legacy_key: str) -> str:

@@ -60,6 +60,12 @@ class Erasure(models.Model):
     kept_session_ids = models.JSONField(
         default=list, blank=True, help_text="Sessions under legal hold: hidden, not destroyed."
     )
+    shredded_key_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The patient's destroyed data keys (crypto-shredding), as hex ids.",
+    )
+    key_shredded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

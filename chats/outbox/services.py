@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from prometheus_client.core import Metric
 
-from chats import selectors, services, store
+from chats import crypto, selectors, services, store
 from chats.exceptions import ChatError, SessionAlreadyExists
 from chats.outbox.models import OutboxEntry
 from chats.services import erasure
@@ -47,7 +47,7 @@ def enqueue_session(*, user_id: int, session_id: str, channel: str, created_at: 
         user_id=user_id,
         session_id=session_id,
         object_id=session_id,
-        payload={"channel": channel, "created_at": _when(created_at)},
+        payload=crypto.seal_payload({"channel": channel, "created_at": _when(created_at)}),
     )
 
 
@@ -59,7 +59,7 @@ def enqueue_message(
         user_id=user_id,
         session_id=session_id,
         object_id=message_id,
-        payload={"role": role, "content": content, "created_at": _when(created_at)},
+        payload=crypto.seal_payload({"role": role, "content": content, "created_at": _when(created_at)}),
     )
 
 
@@ -77,20 +77,22 @@ def enqueue_reply(
         user_id=user_id,
         session_id=session_id,
         object_id=message_id,
-        payload={
-            "parent_message_id": parent_message_id,
-            "created_at": _when(created_at),
-            "content": reply.content,
-            "model": reply.model,
-            "prompt_tokens": reply.prompt_tokens,
-            "completion_tokens": reply.completion_tokens,
-            "cost": str(reply.cost),
-            "source_documents": reply.source_documents,
-            "agent_steps": reply.agent_steps,
-            "metadata": reply.metadata,
-            "status": reply.status,
-            "error_info": reply.error_info,
-        },
+        payload=crypto.seal_payload(
+            {
+                "parent_message_id": parent_message_id,
+                "created_at": _when(created_at),
+                "content": reply.content,
+                "model": reply.model,
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "cost": str(reply.cost),
+                "source_documents": reply.source_documents,
+                "agent_steps": reply.agent_steps,
+                "metadata": reply.metadata,
+                "status": reply.status,
+                "error_info": reply.error_info,
+            }
+        ),
     )
 
 
@@ -99,7 +101,7 @@ def enqueue_vote(*, user_id: int, message_id: str, vote_type: str, reason: str) 
         kind=OutboxEntry.Kind.VOTE,
         user_id=user_id,
         object_id=message_id,
-        payload={"vote_type": vote_type, "reason": reason},
+        payload=crypto.seal_payload({"vote_type": vote_type, "reason": reason}),
     )
 
 
@@ -153,7 +155,7 @@ def backlog_gauges() -> list[Metric]:
 
 def _deliver(entry: OutboxEntry) -> None:
     """Write one entry to MongoDB; idempotent for every kind."""
-    payload: dict[str, Any] = entry.payload
+    payload: dict[str, Any] = crypto.open_payload(entry.payload)
     if entry.kind == OutboxEntry.Kind.SESSION:
         with contextlib.suppress(SessionAlreadyExists):  # delivered before: idempotent
             services.start_session(

@@ -22,7 +22,7 @@ from typing import Any
 from bson import Int64, ObjectId
 from bson.errors import InvalidId
 
-from chats import search
+from chats import crypto, search
 from chats.exceptions import InvalidChatInput
 from chats.models import ChatMessage, ChatSession, SearchTerm
 from chats.selectors.query import aggregate, page_size
@@ -98,6 +98,12 @@ def search_chats(
         raise InvalidChatInput("q must contain at least one word.")
     size = page_size(limit)
     if user_id is None:
+        if crypto.enabled():
+            # Terms are per-patient keyed hashes: no key finds a word across patients (README
+            # "Encryption of chat content"); staff name the patient ("<person> <words>" in the admin).
+            raise InvalidChatInput(
+                "with chat encryption on, search one patient's chats: name the patient first."
+            )
         return _staff_search(parsed, size)
     position, resume = _read_cursor(cursor)
     words = _expand(user_id, parsed)

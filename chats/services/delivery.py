@@ -7,7 +7,7 @@ from typing import Any
 
 from bson import Int64
 
-from chats import store
+from chats import crypto, store
 from chats.exceptions import InvalidChatInput
 from chats.models import ChatMessage
 from chats.services.validation import validate_metadata
@@ -63,6 +63,7 @@ def set_message_attachments(*, user_id: int, message_id: str, attachments: list[
     the message is not stored."""
     validate_metadata({"attachments": attachments})
     done = store.collection(ChatMessage).update_one(
-        {"user_id": Int64(user_id), "message_id": message_id}, {"$set": {"attachments": attachments}}
+        {"user_id": Int64(user_id), "message_id": message_id},
+        {"$set": {"attachments": crypto.seal(user_id, attachments)}},
     )
     return bool(done.matched_count)

@@ -5,7 +5,11 @@
 2. Outbox entries of the scope accepted before the request are deleted (their payloads are PHI).
 3. The chat store deletes each session with its messages, votes and token usage in one
    transaction; sessions under legal hold are hidden, not destroyed, and reported as kept.
-4. The erasure is marked complete. When the chat store is unreachable it stays pending and
+4. When nothing of the patient is left (clear-all with nothing on legal hold, or the erasure of
+   their last session), their data key is destroyed after the documents (crypto-shredding, see
+   ``chats.crypto``): every copy encrypted under it — backups included — becomes unreadable. A
+   legal hold keeps the key. The erasure records the destroyed key ids and when.
+5. The erasure is marked complete. When the chat store is unreachable it stays pending and
    ``complete_pending_erasures()`` (run by every ``sync_outbox``) finishes it: erasure is
    idempotent, so a retry or a concurrent run does no harm.
 """
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.utils import timezone
 
-from chats import store
+from chats import crypto, store
 from chats.models import ChatSession
 from chats.outbox.models import Erasure, OutboxEntry
 from chats.services.sessions import DeletedCounts, ErasedChats, clear_user_chats, delete_session_permanently
@@ -54,7 +58,11 @@ def complete_erasure(*, erasure: Erasure) -> ErasureResult:
         return ErasureResult(erasure.pk, completed=False, counts=DeletedCounts(), kept_session_ids=[])
     erasure.completed_at = timezone.now()
     erasure.kept_session_ids = erased.kept_session_ids
-    erasure.save(update_fields=["completed_at", "kept_session_ids"])
+    shredded = _shred_if_nothing_left(erasure, kept=erased.kept_session_ids)
+    if shredded:
+        erasure.shredded_key_ids = shredded
+        erasure.key_shredded_at = timezone.now()
+    erasure.save(update_fields=["completed_at", "kept_session_ids", "shredded_key_ids", "key_shredded_at"])
     logger.info(
         "erasure completed",
         extra={"erasure_id": erasure.pk, "user_id": erasure.user_id, "kept": len(erased.kept_session_ids)},
@@ -76,6 +84,31 @@ def erased_scope(*, entry: OutboxEntry) -> bool:
     """Whether a recorded erasure covers this entry (same user and scope, accepted before it)."""
     scope = Q(session_id="") | Q(session_id=entry.session_id) if entry.session_id else Q(session_id="")
     return Erasure.objects.filter(scope, user_id=entry.user_id, requested_at__gte=entry.created_at).exists()
+
+
+def _shred_if_nothing_left(erasure: Erasure, *, kept: list[str]) -> list[str]:
+    """Destroy the patient's data key once none of their chats is left (a held one keeps it)."""
+    if kept or ChatSession.objects.filter(user_id=erasure.user_id).exists():
+        return []
+    if not crypto.patient_key_exists(erasure.user_id):
+        return []
+    shredded = crypto.shred_patient_key(erasure.user_id)
+    logger.info("patient data key destroyed", extra={"erasure_id": erasure.pk, "user_id": erasure.user_id})
+    return shredded
+
+
+def shred_after_purge(*, user_id: int) -> list[str]:
+    """Retention purged sessions of ``user_id``: when it was their last data, destroy their key
+    and record it as an erasure of the system (no requester)."""
+    if ChatSession.objects.filter(user_id=user_id).exists() or not crypto.patient_key_exists(user_id):
+        return []
+    undelivered = OutboxEntry.objects.filter(user_id=user_id).exclude(status=OutboxEntry.Status.DELIVERED)
+    if undelivered.exists():  # writes still queued: the patient is not gone, and they must not be lost
+        return []
+    erasure = Erasure.objects.create(user_id=user_id, requested_by_id=None)
+    complete_erasure(erasure=erasure)
+    erasure.refresh_from_db()
+    return list(erasure.shredded_key_ids)
 
 
 def _purge_outbox(erasure: Erasure) -> int:

@@ -11,7 +11,7 @@ from django.conf import settings
 from pymongo.client_session import ClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from chats import branches, builders, search, search_index, store
+from chats import branches, builders, search_index, store
 from chats.exceptions import InvalidChatInput, MessageNotFound, SessionNotFound
 from chats.models import (
     ChatMessage,
@@ -258,9 +258,7 @@ def _count_up(
     if not known_title and first_user is not None:
         title = title_from(first_user.content, max_chars=settings.CHAT_TITLE_MAX_CHARS)
     named = (
-        {"$set": {"title": title, "search_terms": search.document_keys(session.user_id, title)}}
-        if title != known_title
-        else {}
+        {"$set": builders.title_change(user_id=session.user_id, title=title)} if title != known_title else {}
     )
     if optimistic:
         placed, change = _place(
@@ -290,8 +288,7 @@ def _count_up(
     title = state.get("title") or ""
     if not title and first_user is not None:
         title = title_from(first_user.content, max_chars=settings.CHAT_TITLE_MAX_CHARS)
-        change = _merged(
-            change, {"$set": {"title": title, "search_terms": search.document_keys(session.user_id, title)}}
+        change = _merged(change, {"$set": builders.title_change(user_id=session.user_id, title=title)}
         )
     if change:
         sessions.update_one(store.owned(session), change, session=txn)

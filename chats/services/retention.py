@@ -15,6 +15,7 @@ from chats.exceptions import InvalidChatInput
 from chats.models import (
     ChatSession,
 )
+from chats.services.erasure import shred_after_purge
 from chats.services.sessions import DeletedCounts, delete_session_permanently
 from medibot.mongodb.shard_guard import unscoped
 
@@ -61,6 +62,7 @@ def cleanup_chats(*, days_old: int | None = None, dry_run: bool = False) -> Clea
                 ).modified_count
             )
     purged = DeletedCounts()
+    emptied: set[int] = set()
     for condition in purge:
         for document in sessions.find(
             condition, {"_id": 1, "user_id": 1, "session_id": 1, "message_count": 1}
@@ -72,6 +74,9 @@ def cleanup_chats(*, days_old: int | None = None, dry_run: bool = False) -> Clea
                 pk=document["_id"], user_id=int(document["user_id"]), session_id=document["session_id"]
             )
             purged += delete_session_permanently(session=victim).counts
+            emptied.add(victim.user_id)
+    for user_id in sorted(emptied):  # their last data purged: their key goes too (crypto-shredding)
+        shred_after_purge(user_id=user_id)
     return CleanupReport(
         purged_sessions=purged.sessions,
         purged_messages=purged.messages,

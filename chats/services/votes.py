@@ -34,7 +34,7 @@ def vote(*, message: ChatMessage, user_id: int, vote_type: str, reason: str = ""
     moment = store.now()
     owned = {"user_id": Int64(user_id), "message_id": message.pk}
     change = builders.vote_change(
-        session_pk=message.session_id, vote_type=vote_type, reason=reason, moment=moment
+        user_id=user_id, session_pk=message.session_id, vote_type=vote_type, reason=reason, moment=moment
     )
 
     def write(upsert: bool) -> Callable[[ClientSession], None]:

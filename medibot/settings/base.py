@@ -300,6 +300,32 @@ CHAT_TRANSFER_DIR = env.str("CHAT_TRANSFER_DIR", default=str(VAR_DIR / "transfer
 CHAT_IMPORT_MAX_BYTES = env.int("CHAT_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 CHAT_IMPORT_BATCH_SIZE = env.int("CHAT_IMPORT_BATCH_SIZE", default=200)
 CHAT_EXPORT_KEEP_HOURS = env.int("CHAT_EXPORT_KEEP_HOURS", default=24)
+# Per-patient encryption of chat content (README "Encryption"). "off" keeps writing plaintext but
+# still reads what was encrypted (rollback with `encrypt_chats --decrypt`).
+CHAT_ENCRYPTION = env.str("CHAT_ENCRYPTION", default="off")
+if CHAT_ENCRYPTION not in ("off", "on"):
+    raise ImproperlyConfigured("CHAT_ENCRYPTION must be 'off' or 'on'.")
+# local (a 96-byte master key, base64, from CHAT_ENCRYPTION_LOCAL_KEY or the file), aws, azure, gcp, kmip.
+CHAT_ENCRYPTION_KMS_PROVIDER = env.str("CHAT_ENCRYPTION_KMS_PROVIDER", default="local")
+if CHAT_ENCRYPTION_KMS_PROVIDER not in ("local", "aws", "azure", "gcp", "kmip"):
+    raise ImproperlyConfigured("CHAT_ENCRYPTION_KMS_PROVIDER must be local, aws, azure, gcp or kmip.")
+CHAT_ENCRYPTION_LOCAL_KEY = env.str("CHAT_ENCRYPTION_LOCAL_KEY", default="")
+CHAT_ENCRYPTION_LOCAL_KEY_FILE = env.str(
+    "CHAT_ENCRYPTION_LOCAL_KEY_FILE", default=str(VAR_DIR / "chat-master-key.b64")
+)
+CHAT_ENCRYPTION_GENERATE_LOCAL_KEY = env.bool("CHAT_ENCRYPTION_GENERATE_LOCAL_KEY", default=True)
+# The cloud providers' credentials and the master key description (pymongo's kms_providers[<provider>]
+# and master_key), as JSON, e.g. {"accessKeyId": ..., "secretAccessKey": ...} and {"region": ..., "key": ...}.
+CHAT_ENCRYPTION_KMS_CREDENTIALS = env.json("CHAT_ENCRYPTION_KMS_CREDENTIALS", default={})
+CHAT_ENCRYPTION_MASTER_KEY = env.json("CHAT_ENCRYPTION_MASTER_KEY", default={})
+# How long any process may keep using a data key after it was destroyed (key caches' expiry).
+CHAT_ENCRYPTION_KEY_CACHE_SECONDS = env.float("CHAT_ENCRYPTION_KEY_CACHE_SECONDS", default=60.0)
+# The key vault collection; empty: <chats database>_keyvault.datakeys (a database of its own).
+CHAT_KEY_VAULT_NAMESPACE = env.str("CHAT_KEY_VAULT_NAMESPACE", default="")
+# The outbox payloads' AES-256-GCM key (base64 of 32 bytes); empty: derived from the local master key.
+CHAT_OUTBOX_KEY = env.str("CHAT_OUTBOX_KEY", default="")
+# The chats client's BSON decoder: decrypts every encrypted value it reads (a dotted path).
+MONGODB_TYPE_REGISTRY = "chats.crypto.type_registry"
 CHAT_RESPONDER = env.str("CHAT_RESPONDER", default="offline")  # or "openai"
 # OpenAI-compatible provider (CHAT_RESPONDER=openai): OpenAI, Azure OpenAI, vLLM, Ollama, LM Studio...
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")
@@ -318,7 +344,9 @@ WHATSAPP_APP_SECRET = env.str("WHATSAPP_APP_SECRET", default="")
 WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
 WHATSAPP_ACCESS_TOKEN = env.str("WHATSAPP_ACCESS_TOKEN", default="")
 WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="")
-WHATSAPP_GRAPH_API_URL = env.str("WHATSAPP_GRAPH_API_URL", default="https://graph.facebook.com/v23.0").rstrip("/")
+WHATSAPP_GRAPH_API_URL = env.str("WHATSAPP_GRAPH_API_URL", default="https://graph.facebook.com/v23.0").rstrip(
+    "/"
+)
 WHATSAPP_SEND_TIMEOUT_SECONDS = env.float("WHATSAPP_SEND_TIMEOUT_SECONDS", default=10.0)
 WHATSAPP_SESSION_GAP_MINUTES = env.int("WHATSAPP_SESSION_GAP_MINUTES", default=30)  # as migrate_chats
 WHATSAPP_MAX_BODY_BYTES = env.int("WHATSAPP_MAX_BODY_BYTES", default=1_000_000)
