@@ -25,6 +25,7 @@ from accounts.models import ApiToken, User
 from chats import services, store
 from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 from chats.outbox.models import Erasure
+from chats.services import transfers
 from ehr.models import Allergy, Condition, Encounter, Medication, Observation, PatientProfile, PatientRecord
 from tests.chats.factories import exchange as stored_exchange
 from tests.ehr.factories import (
@@ -70,6 +71,7 @@ class World:
     bob_profile: PatientProfile
     records: dict[str, PatientRecord]
     erasure: Erasure
+    transfer_id: str  # Alice's export, queued
     alice_markers: list[str] = field(default_factory=list)
 
     def path_values(self) -> dict[str, object]:
@@ -80,6 +82,7 @@ class World:
             "patient_id": self.profile.pk,
             "user_id": self.alice.pk,
             "erasure_id": self.erasure.pk,
+            "transfer_id": self.transfer_id,
         }
 
 
@@ -92,6 +95,13 @@ def exchange(session: ChatSession, question: str, answer: str) -> tuple[ChatMess
         ),
     )
     return user_message, assistant
+
+
+def _built_export(user_id: int) -> str:
+    """An all-conversations export of the user's, built (as the task does) so it can be downloaded."""
+    transfer_id = transfers.start_export(user_id=user_id).transfer_id
+    transfers.run_export(transfer_id=transfer_id)
+    return transfer_id
 
 
 def build_world() -> World:
@@ -127,6 +137,7 @@ def build_world() -> World:
         profile=profile,
         bob_profile=make_profile(user=bob),
         records=records,
+        transfer_id=_built_export(alice.pk),
         erasure=Erasure.objects.create(
             user_id=alice.pk,
             session_id=ALICE_ERASED_SESSION,

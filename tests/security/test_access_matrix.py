@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -82,6 +83,9 @@ ACCESS: dict[str, str] = {
     "api/chat/export": OWNER_COLLECTION,
     "api/chat/token-usage": OWNER_COLLECTION,
     "api/chat/shared": OWNER_COLLECTION,
+    "api/chat/exports": OWNER_COLLECTION,
+    "api/chat/imports": OWNER_COLLECTION,
+    "api/chat/imports/sources": OWNER_COLLECTION,
     "whatsapp/link/": OWNER_COLLECTION,
     # one owner's object
     "api/chat": OWNER_OBJECT,
@@ -99,6 +103,14 @@ ACCESS: dict[str, str] = {
     "api/chat/sessions/<str:session_id>/stop": OWNER_OBJECT,
     "api/chat/sessions/<str:session_id>/share": OWNER_OBJECT,
     "api/chat/messages/<str:message_id>/vote": OWNER_OBJECT,
+    "api/chat/messages/<str:message_id>/regenerate": OWNER_OBJECT,
+    "api/chat/messages/<str:message_id>/edit": OWNER_OBJECT,
+    "api/chat/messages/<str:message_id>/siblings": OWNER_OBJECT,
+    "api/chat/messages/<str:message_id>/children": OWNER_OBJECT,
+    "api/chat/messages/<str:message_id>/activate": OWNER_OBJECT,
+    "api/chat/transfers/<str:transfer_id>": OWNER_OBJECT,
+    "api/chat/transfers/<str:transfer_id>/cancel": OWNER_OBJECT,
+    "api/chat/transfers/<str:transfer_id>/download": OWNER_OBJECT,
     "api/chat/erasures/<int:erasure_id>": OWNER_OBJECT,
     "c/<str:session_id>": OWNER_OBJECT,
     "api/ehr/patients/<int:patient_id>/": OWNER_OBJECT,
@@ -132,6 +144,10 @@ OBJECT_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("api/chat/sessions/<str:session_id>/stop", "post"): {},
     ("api/chat/sessions/<str:session_id>/share", "post"): {},
     ("api/chat/messages/<str:message_id>/vote", "post"): {"vote_type": "down", "reason": "pwned"},
+    ("api/chat/messages/<str:message_id>/regenerate", "post"): {},
+    ("api/chat/messages/<str:message_id>/edit", "post"): {"message": "pwned"},
+    ("api/chat/messages/<str:message_id>/activate", "post"): {},
+    ("api/chat/transfers/<str:transfer_id>/cancel", "post"): {},
     ("api/ehr/patients/<int:patient_id>/", "patch"): {"blood_type": "AB-", "sex": "male"},
     **{(f"api/ehr/patients/<int:patient_id>/{kind}/", "post"): body for kind, body in EHR_BODIES.items()},
     **{
@@ -140,6 +156,9 @@ OBJECT_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         for method in ("put", "patch")
     },
 }
+
+# Sent as a multipart upload (an empty ChatGPT export) instead of JSON.
+UPLOAD: dict[str, Any] = {"file": "[]"}
 
 # What Bob sends to his own collection routes: (query string, body, text that must be in the answer).
 COLLECTION_CASES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, str]] = {
@@ -159,6 +178,9 @@ COLLECTION_CASES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, str]] 
     ("api/chat/export", "get"): ("", None, "bobsleigh"),
     ("api/chat/token-usage", "get"): ("", None, '"total_tokens":18'),
     ("api/chat/shared", "get"): ("", None, '"results":[]'),
+    ("api/chat/exports", "post"): ("", {}, "transfer_id"),
+    ("api/chat/imports", "post"): ("", UPLOAD, "transfer_id"),
+    ("api/chat/imports/sources", "get"): ("", None, "chatgpt"),
     ("whatsapp/link/", "get"): ("", None, "Link your WhatsApp number"),
     ("whatsapp/link/", "post"): ("", {"code": "ABCD-2345"}, "unknown, already used or expired"),
     **{(f"api/ehr/me/{kind}/", "get"): ("", None, "results") for kind in RECORD_MODELS},
@@ -346,7 +368,10 @@ def test_someone_elses_object_is_404_for_every_method_and_stays_unchanged(world:
 
 
 @pytest.mark.parametrize("pattern", sorted(p for p, kind in ACCESS.items() if kind == OWNER_COLLECTION))
-def test_collections_show_and_change_only_the_callers_own(world: World, pattern: str) -> None:
+def test_collections_show_and_change_only_the_callers_own(
+    world: World, pattern: str, settings: Any, tmp_path: Any
+) -> None:
+    settings.CHAT_TRANSFER_DIR = str(tmp_path / "transfers")
     route = next(route for route in routes() if route.pattern == pattern)
     before = stored_state(world)
     for method in route.methods:
@@ -355,7 +380,11 @@ def test_collections_show_and_change_only_the_callers_own(world: World, pattern:
         query, body, expected = COLLECTION_CASES[(pattern, method)]
         client = signed_in(world.bob, route)
         sent = filled(body, world.path_values()) if body is not None else None
-        response = request(client, method, route.url() + query, sent)
+        if body is UPLOAD:
+            upload = SimpleUploadedFile("conversations.json", UPLOAD["file"].encode(), "application/json")
+            response = client.post(route.url() + query, {"file": upload}, format="multipart")
+        else:
+            response = request(client, method, route.url() + query, sent)
         assert response.status_code < 300, (method, pattern, response.status_code, body_of(response)[:300])
         echoed = json.dumps(sent)  # Bob may reuse Alice's public session id for his own session
         assert not leaked(response, [m for m in world.alice_markers if m not in echoed]), (method, pattern)
