@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
             field=models.JSONField(
                 blank=True,
                 default=list,
-                help_text="The destroyed data keys (crypto-shredding), as hex ids.",
+                help_text="The patient's destroyed data keys (crypto-shredding), as hex ids.",
             ),
         ),
         migrations.AddField(
