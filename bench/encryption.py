@@ -1,4 +1,4 @@
-"""Chat encryption's cost: append and newest page with CHAT_ENCRYPTION on vs off, in the same run.
+"""Chat encryption's cost: append, newest page and search with CHAT_ENCRYPTION on vs off, in the same run.
 
     .venv/bin/python -m bench.encryption [--messages 200] [--rounds 10] [--per-round 20]
 
@@ -84,11 +84,24 @@ def run(*, messages: int, rounds: int, per_round: int) -> dict[str, Any]:
 
         return operation
 
+    def search(value: str, query: str) -> Any:
+        def operation(number: int) -> object:
+            mode(value)
+            return selectors.search_chats(query=query, user_id=sessions[value].user_id, limit=20)
+
+        return operation
+
+    def search_word(value: str) -> Any:
+        return search(value, "blood pressure")
+
+    def search_prefix(value: str) -> Any:
+        return search(value, "press")
+
     results: dict[str, Any] = {
         "messages_per_session": messages,
         "key_cache_seconds": settings.CHAT_ENCRYPTION_KEY_CACHE_SECONDS,
     }
-    for name, factory in (("append", append), ("newest page (50)", newest_page)):
+    for name, factory in rows(append, newest_page, search_word, search_prefix):
         summaries = interleaved(
             {"off": factory("off"), "on": factory("on")}, rounds=rounds, per_round=per_round
         )
@@ -99,6 +112,13 @@ def run(*, messages: int, rounds: int, per_round: int) -> dict[str, Any]:
             "ratio_p50": round(on.p50_ms / off.p50_ms, 3),
         }
     return results
+
+
+def rows(*factories: Any) -> list[tuple[str, Any]]:
+    return list(zip(NAMES, factories, strict=True))
+
+
+NAMES = ("append", "newest page (50)", "search two words (20)", "search a prefix (20)")
 
 
 def main() -> None:
@@ -112,10 +132,10 @@ def main() -> None:
         results = run(messages=args.messages, rounds=args.rounds, per_round=args.per_round)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    for name in ("append", "newest page (50)"):
+    for name in NAMES:
         row = results[name]
         sys.stdout.write(
-            f"{name:18} off p50 {row['off']['p50_ms']:.2f} ms p95 {row['off']['p95_ms']:.2f} ms | "
+            f"{name:22} off p50 {row['off']['p50_ms']:.2f} ms p95 {row['off']['p95_ms']:.2f} ms | "
             f"on p50 {row['on']['p50_ms']:.2f} ms p95 {row['on']['p95_ms']:.2f} ms | "
             f"on/off {row['ratio_p50']}\n"
         )
