@@ -3,7 +3,7 @@
 The run's write-ahead batch entries name every key it may have written; a stored document is
 deleted only if its ``metadata.import.run`` is this run. Sessions the run created are deleted once
 no message is left in them; a session that live traffic has since written to is kept, and every
-session the run touched gets its counters recomputed from the messages that remain.
+session the run touched gets its counters recomputed from the messages that remain on each branch.
 """
 
 from __future__ import annotations
@@ -95,27 +95,42 @@ def _settle_sessions(run_id: str, user_id: int, session_ids: list[str], report: 
     sessions = sessions_collection()
     for document in sessions.find(
         {"user_id": Int64(user_id), "session_id": {"$in": session_ids}},
-        {"_id": 1, "session_id": 1, "metadata.import.run": 1},
+        {"_id": 1, "session_id": 1, "metadata.import.run": 1, "branches": 1},
     ):
-        remaining = _remaining(user_id, document["_id"])
+        left = _remaining(user_id, document["_id"])
         owned = {"user_id": Int64(user_id), "session_id": document["session_id"]}
-        if import_run_of(document) == run_id and remaining is None:
+        if import_run_of(document) == run_id and not left:
             report.sessions_deleted += sessions.delete_one(owned).deleted_count
             continue
         if import_run_of(document) == run_id:
             report.sessions_kept += 1
-        order, last = (remaining["order"], remaining["last"]) if remaining else (0, None)
-        sessions.update_one(owned, {"$set": {"message_count": Int64(order), "last_message_at": last}})
+        sessions.update_one(owned, {"$set": _recounted(document, left)})
 
 
-def _remaining(user_id: int, session_pk: Any) -> dict[str, Any] | None:
-    """The highest order and the latest time left in a session, or None when it has no message."""
-    return next(
-        messages_collection().aggregate(
+def _recounted(document: dict[str, Any], left: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The counters of a session from the messages left on each branch: ``message_count`` counts
+    them all, each fork's ``tip`` shrinks to hold as many as are left on it (so branch 0, what the
+    forks leave of the count, holds exactly its own), the latest time is the latest left."""
+    forks = [
+        {**fork, "tip": int(fork["first"]) - 1 + int(left.get(int(fork["id"]), {}).get("count", 0))}
+        for fork in document.get("branches") or []
+    ]
+    times = [entry["last"] for entry in left.values() if entry.get("last") is not None]
+    return {
+        "message_count": Int64(sum(int(entry["count"]) for entry in left.values())),
+        "last_message_at": max(times) if times else None,
+        "branches": forks,
+    }
+
+
+def _remaining(user_id: int, session_pk: Any) -> dict[int, dict[str, Any]]:
+    """How many messages are left on each branch of a session and the latest time of each."""
+    return {
+        int(entry["_id"] or 0): entry
+        for entry in messages_collection().aggregate(
             [
                 {"$match": {"user_id": Int64(user_id), "session_id": session_pk}},
-                {"$group": {"_id": None, "order": {"$max": "$order"}, "last": {"$max": "$created_at"}}},
+                {"$group": {"_id": "$branch", "count": {"$sum": 1}, "last": {"$max": "$created_at"}}},
             ]
-        ),
-        None,
-    )
+        )
+    }
