@@ -12,7 +12,8 @@ Every export Medibot writes is read, and its checksums are checked *before* anyt
 
 Single-user exports (zip, NDJSON, JSON) go to ``--user NAME``; a backup goes to the account of
 each ``<user_id>/`` folder, or through ``--user-map`` (``old_user_id,username-or-id``), or all to
-``--user``. Session ids, message ids, orders, titles, tags, metadata, citations, attachments,
+``--user``. Session ids, message ids, orders, branches (each message's ``branch``, the session's
+``active_branch`` and fork table), titles, tags, metadata, citations, attachments,
 votes and token usage are kept, so importing the same export twice (or next to the live data it
 came from) inserts only what is missing.
 """
@@ -29,6 +30,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from chats import builders
 from chats.importers import values
 from chats.importers.json_files import conversation_files
 from chats.importers.records import (
@@ -306,6 +308,8 @@ class MedibotExportSource:
             return None, Reason.BAD_TIMESTAMP
         session_id = str(session.get("session_id") or "")
         legacy_key = f"session:{session_id or where}"
+        forks = _forks(session.get("branches"))
+        active = session.get("active_branch")
         spec = SessionSpec(
             source=self.kind,
             legacy_key=legacy_key,
@@ -318,6 +322,8 @@ class MedibotExportSource:
             tags=[tag for tag in session.get("tags") or [] if isinstance(tag, str)],
             metadata=dict(session["metadata"]) if isinstance(session.get("metadata"), dict) else {},
             keep_title=True,
+            branches=forks,
+            active_branch=int(active or 0) if any(fork["id"] == active for fork in forks) else 0,
         )
         return spec, None
 
@@ -338,12 +344,16 @@ class MedibotExportSource:
         except values.BadValue as bad:
             return Quarantined(unit, bad.reason, values.quarantine_row(raw))
         order = item.get("order")
+        branch = item.get("branch")
         legacy_key = f"{spec.legacy_key}:{item.get('message_id') or index}"
         return MessageRecord(
             unit=unit,
             legacy_key=legacy_key,
             session=spec,
             order=order if isinstance(order, int) and order > 0 else index + 1,
+            # An export written before branches holds the active path as orders 1..n: branch 0.
+            branch=int(branch or 0) if any(fork["id"] == branch for fork in spec.branches) else 0,
+            count_after=index + 1,
             role=role,
             content=content,
             created_at=moment,
@@ -361,6 +371,30 @@ class MedibotExportSource:
             vote=item["vote"] if isinstance(item.get("vote"), dict) else None,
             usage=item["usage"] if isinstance(item.get("usage"), dict) else None,
         )
+
+
+def _forks(value: Any) -> list[dict[str, Any]]:
+    """The session's fork table as exported, or none when any entry is not one."""
+    if not isinstance(value, list):
+        return []
+    found = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            return []
+        numbers = [entry.get(name) for name in ("id", "parent", "first", "tip")]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+            return []
+        number, parent, first, tip = (int(n or 0) for n in numbers)
+        found.append(
+            builders.fork(
+                id=number,
+                parent=parent,
+                first=first,
+                tip=tip,
+                fork_message_id=str(entry.get("fork_message_id") or ""),
+            )
+        )
+    return found
 
 
 def _parse(data: bytes) -> Any:

@@ -96,9 +96,10 @@ def rich_session(user: User, *, title: str = "Blood pressure ☕ Grüße") -> Ch
 
 
 def document(user_id: int, session_id: str) -> dict[str, Any]:
-    """The conversation as the user sees it: comparable across stores and accounts."""
+    """The conversation as stored, every branch included, and as the user sees it (``shown``):
+    comparable across stores and accounts."""
     session = selectors.get_session(user_id=user_id, session_id=session_id)
-    messages = list(selectors.iter_session_messages(session=session))
+    messages = list(selectors.iter_every_message(session=session))
     votes = {v.message_id: v for v in MessageVote.objects.filter(user_id=user_id, session_id=session.pk)}
     usage = {u.message_id: u for u in TokenUsage.objects.filter(user_id=user_id, session_id=session.pk)}
     meta = {key: value for key, value in session.metadata.items() if key != "import"}
@@ -111,10 +112,14 @@ def document(user_id: int, session_id: str) -> dict[str, Any]:
             meta,
             session.message_count,
             session.created_at,
+            session.active_branch,
+            session.branches,
         ),
+        "shown": [m.message_id for m in selectors.iter_session_messages(session=session)],
         "messages": [
             (
                 m.message_id,
+                m.branch,
                 m.order,
                 m.role,
                 m.content,
