@@ -30,7 +30,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from chats import builders
 from chats.importers import values
 from chats.importers.json_files import conversation_files
 from chats.importers.records import (
@@ -308,7 +307,7 @@ class MedibotExportSource:
             return None, Reason.BAD_TIMESTAMP
         session_id = str(session.get("session_id") or "")
         legacy_key = f"session:{session_id or where}"
-        forks = _forks(session.get("branches"))
+        forks = values.fork_table(session.get("branches"))
         active = session.get("active_branch")
         spec = SessionSpec(
             source=self.kind,
@@ -323,7 +322,7 @@ class MedibotExportSource:
             metadata=dict(session["metadata"]) if isinstance(session.get("metadata"), dict) else {},
             keep_title=True,
             branches=forks,
-            active_branch=int(active or 0) if any(fork["id"] == active for fork in forks) else 0,
+            active_branch=values.branch_in(active, forks),
         )
         return spec, None
 
@@ -352,7 +351,7 @@ class MedibotExportSource:
             session=spec,
             order=order if isinstance(order, int) and order > 0 else index + 1,
             # An export written before branches holds the active path as orders 1..n: branch 0.
-            branch=int(branch or 0) if any(fork["id"] == branch for fork in spec.branches) else 0,
+            branch=values.branch_in(branch, spec.branches),
             count_after=index + 1,
             role=role,
             content=content,
@@ -371,30 +370,6 @@ class MedibotExportSource:
             vote=item["vote"] if isinstance(item.get("vote"), dict) else None,
             usage=item["usage"] if isinstance(item.get("usage"), dict) else None,
         )
-
-
-def _forks(value: Any) -> list[dict[str, Any]]:
-    """The session's fork table as exported, or none when any entry is not one."""
-    if not isinstance(value, list):
-        return []
-    found = []
-    for entry in value:
-        if not isinstance(entry, dict):
-            return []
-        numbers = [entry.get(name) for name in ("id", "parent", "first", "tip")]
-        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
-            return []
-        number, parent, first, tip = (int(n or 0) for n in numbers)
-        found.append(
-            builders.fork(
-                id=number,
-                parent=parent,
-                first=first,
-                tip=tip,
-                fork_message_id=str(entry.get("fork_message_id") or ""),
-            )
-        )
-    return found
 
 
 def _parse(data: bytes) -> Any:

@@ -546,3 +546,19 @@ def test_a_branched_conversation_leaves_as_open_webui_and_comes_back_with_the_sa
         shown["a1"].message_id,
         shown["a1'"].message_id,
     ]
+
+
+def test_the_nightly_backup_of_a_branched_conversation_restores_every_branch_through_the_json_source(
+    tmp_path: Path,
+) -> None:
+    alice = make_user(username="alice-branched-backup")
+    session, _ = branched_session(alice)
+    before = document(alice.pk, session.session_id)
+    backups.backup_changed_sessions(directory=str(tmp_path))
+    services.delete_session_permanently(session=session)
+
+    result = migrate_chats("--source", "json", "--path", str(tmp_path))
+
+    assert result.code == 0, result.out + result.err
+    assert "inserted 7 +" in result.out
+    assert document(alice.pk, session.session_id) == before
