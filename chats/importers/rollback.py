@@ -3,7 +3,8 @@
 The run's write-ahead batch entries name every key it may have written; a stored document is
 deleted only if its ``metadata.import.run`` is this run. Sessions the run created are deleted once
 no message is left in them; a session that live traffic has since written to is kept, and every
-session the run touched gets its counters recomputed from the messages that remain on each branch.
+session the run touched gets its counters recomputed from the messages that remain on each branch
+(each branch's highest order left: a live message after a gap stays readable).
 """
 
 from __future__ import annotations
@@ -108,29 +109,32 @@ def _settle_sessions(run_id: str, user_id: int, session_ids: list[str], report: 
 
 
 def _recounted(document: dict[str, Any], left: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """The counters of a session from the messages left on each branch: ``message_count`` counts
-    them all, each fork's ``tip`` shrinks to hold as many as are left on it (so branch 0, what the
-    forks leave of the count, holds exactly its own), the latest time is the latest left."""
+    """The counters of a session from what is left on each branch: each fork's ``tip`` is the
+    highest order left on it (``first - 1`` when none is), branch 0's tip the highest order left
+    on it, and ``message_count`` branch 0's tip plus the forks' lengths, so the branch table reads
+    every message that is left, live traffic's after a gap included (the highest order over every
+    branch, as before, counted a fork's orders as branch 0's)."""
     forks = [
-        {**fork, "tip": int(fork["first"]) - 1 + int(left.get(int(fork["id"]), {}).get("count", 0))}
+        {**fork, "tip": max(int(left.get(int(fork["id"]), {}).get("order") or 0), int(fork["first"]) - 1)}
         for fork in document.get("branches") or []
     ]
+    main_tip = int(left.get(0, {}).get("order") or 0)
     times = [entry["last"] for entry in left.values() if entry.get("last") is not None]
     return {
-        "message_count": Int64(sum(int(entry["count"]) for entry in left.values())),
+        "message_count": Int64(main_tip + sum(fork["tip"] - int(fork["first"]) + 1 for fork in forks)),
         "last_message_at": max(times) if times else None,
         "branches": forks,
     }
 
 
 def _remaining(user_id: int, session_pk: Any) -> dict[int, dict[str, Any]]:
-    """How many messages are left on each branch of a session and the latest time of each."""
+    """The highest order and the latest time left on each branch of a session."""
     return {
         int(entry["_id"] or 0): entry
         for entry in messages_collection().aggregate(
             [
                 {"$match": {"user_id": Int64(user_id), "session_id": session_pk}},
-                {"$group": {"_id": "$branch", "count": {"$sum": 1}, "last": {"$max": "$created_at"}}},
+                {"$group": {"_id": "$branch", "order": {"$max": "$order"}, "last": {"$max": "$created_at"}}},
             ]
         )
     }

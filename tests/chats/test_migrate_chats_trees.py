@@ -681,7 +681,7 @@ def test_verify_finds_a_missing_message_on_a_fork(kind: str, fixture: str) -> No
     assert "mismatch" in verified.out
 
 
-def test_rollback_of_a_forked_import_counts_the_messages_left_on_every_branch() -> None:
+def test_rollback_of_a_forked_import_keeps_the_live_messages_readable_on_their_branch() -> None:
     alice = make_user(username="alice-libre-rollback")
     import_as("librechat", "librechat_export.json", "alice-libre-rollback")
     run_id = runs.list_runs()[0].run_id
@@ -694,10 +694,12 @@ def test_rollback_of_a_forked_import_counts_the_messages_left_on_every_branch() 
     migrate_chats("--rollback", run_id)
 
     session = selectors.get_session(user_id=alice.pk, session_id=LIBRECHAT_ID)
-    left = ChatMessage.objects.filter(user_id=alice.pk, session_id=session.pk)
-    assert sorted(m.content for m in left if m.role == "user") == ["And for adults?"]
-    assert session.message_count == left.count() == 2
-    assert (
-        session.message_count - sum(f["tip"] - f["first"] + 1 for f in session.branches)
-        == left.filter(branch=0).count()
-    )
+    left = list(ChatMessage.objects.filter(user_id=alice.pk, session_id=session.pk))
+    assert sorted((m.branch, m.order, m.role) for m in left) == [(2, 3, "user"), (2, 4, "assistant")]
+    shown = thread(alice, LIBRECHAT_ID)
+    assert [(m.order, m.role) for m in shown] == [(3, "user"), (4, "assistant")]
+    assert shown[0].content == "And for adults?"
+    # The table reads every message left: fork 1 is empty, fork 2 runs to the live reply, branch 0
+    # (what the forks leave of message_count) holds nothing.
+    assert [(f["id"], f["first"], f["tip"]) for f in session.branches] == [(1, 1, 0), (2, 2, 4)]
+    assert session.message_count == 3
