@@ -1,6 +1,10 @@
 """Session exports (JSON, CSV, Markdown, text) and the streamed export of all of a user's chats.
 
-A conversation with branches (edits, regenerations) is exported as it is shown: its active path.
+A conversation with branches (edits, regenerations): the re-importable exports (JSON, NDJSON, the
+"export all" zip, the nightly backup) hold every message of every branch with its ``branch`` and
+the session's ``active_branch`` and fork table ``branches``; Open WebUI's format is a tree, so it
+holds every branch too, ``currentId`` on the active leaf. The formats people read (Markdown, PDF,
+CSV, text) hold the conversation as it is shown: its active path.
 """
 
 from __future__ import annotations
@@ -55,8 +59,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def session_data(session: ChatSession) -> dict[str, Any]:
-    """The session's fields; an export holds the active path of a conversation with branches,
-    so ``message_count`` is the number of messages exported (orders 1..n along that path)."""
+    """The session's fields as the re-importable exports write them: ``message_count`` counts the
+    messages of every branch, ``branches`` is the fork table (see ``chats.branches``)."""
     return {
         "session_id": session.session_id,
         "title": session.title,
@@ -64,8 +68,9 @@ def session_data(session: ChatSession) -> dict[str, Any]:
         "channel": session.channel,
         "tags": list(session.tags),
         "metadata": session.metadata,
-        "message_count": branches.path_length(session),
+        "message_count": session.message_count,
         "active_branch": branches.active_of(session),
+        "branches": [dict(entry) for entry in session.branches or []],
         "created_at": _iso(session.created_at),
         "updated_at": _iso(session.updated_at),
         "last_message_at": _iso(session.last_message_at),
@@ -147,7 +152,7 @@ def render_session(session: ChatSession, fmt: str) -> Iterator[str]:
     if fmt == "json":
         extras = SessionExtras.of(session)
         yield '{"data": {"session": ' + json.dumps(session_data(session)) + ', "messages": ['
-        for index, message in enumerate(messages):
+        for index, message in enumerate(selectors.iter_every_message(session=session)):
             yield ("," if index else "") + json.dumps(message_data(message, session, extras))
         yield "]}}"
     elif fmt == "csv":
@@ -173,7 +178,8 @@ def render_session(session: ChatSession, fmt: str) -> Iterator[str]:
     elif fmt == "md":
         yield from clinician_markdown(session, messages)
     elif fmt == "openwebui":
-        yield "[" + json.dumps(open_webui_chat(session, messages), ensure_ascii=False) + "]"
+        chat = open_webui_chat(session, selectors.iter_every_message(session=session))
+        yield "[" + json.dumps(chat, ensure_ascii=False) + "]"
     elif fmt == "pdf":
         raise InvalidChatInput("pdf is binary: use render_session_bytes.")
     else:
@@ -221,7 +227,7 @@ def clinician_markdown(session: ChatSession, messages: Iterable[ChatMessage]) ->
     yield f"# {session.title or 'Conversation'}\n\n"
     yield (
         f"- Started: {_iso(session.created_at)}\n- Last message: {_iso(session.last_message_at)}\n"
-        f"- Messages: {session.message_count}\n- Session: {session.session_id}\n\n"
+        f"- Messages: {branches.path_length(session)}\n- Session: {session.session_id}\n\n"
     )
     yield "_Exported from Medibot. Not medical advice._\n\n"
     for message in messages:
@@ -241,16 +247,28 @@ def _epoch(moment: datetime | None) -> int:
     return int(moment.timestamp()) if moment else 0
 
 
+def _holder(table: dict[int, branches.Branch], branch: int, order: int) -> tuple[int, int]:
+    """The branch that stores the message at ``order`` on the path of ``branch``."""
+    while branch != 0 and order < table[branch].first:
+        branch = table[branch].parent
+    return branch, order
+
+
 def open_webui_chat(session: ChatSession, messages: Iterable[ChatMessage]) -> dict[str, Any]:
     """One session in Open WebUI's import shape (Settings → Chats → Import; ``--source openwebui``
-    reads it back): the ``history.messages`` tree of the thread and ``currentId`` on its last message."""
+    reads it back): every branch in the ``history.messages`` tree (``messages`` given parents
+    before children), ``currentId`` on the active branch's last message, ``messages`` the thread
+    from the root to it (what Open WebUI shows)."""
+    table = branches.of_session(session)
     history: dict[str, dict[str, Any]] = {}
-    previous: str | None = None
+    at: dict[tuple[int, int], str] = {}
     models: list[str] = []
     for message in messages:
+        parent_branch, parent_order = branches.parent_position(table, message.branch, message.order)
+        parent = at.get(_holder(table, parent_branch, parent_order)) if parent_order > 0 else None
         entry: dict[str, Any] = {
             "id": message.message_id,
-            "parentId": previous,
+            "parentId": parent,
             "childrenIds": [],
             "role": message.role,
             "content": message.content,
@@ -263,10 +281,17 @@ def open_webui_chat(session: ChatSession, messages: Iterable[ChatMessage]) -> di
             entry["sources"] = message.source_documents
         if message.attachments:
             entry["files"] = message.attachments
-        if previous is not None:
-            history[previous]["childrenIds"].append(message.message_id)
+        if parent is not None:
+            history[parent]["childrenIds"].append(message.message_id)
         history[message.message_id] = entry
-        previous = message.message_id
+        at[(message.branch, message.order)] = message.message_id
+    active = table[branches.active_of(session)]
+    current = at.get(_holder(table, active.id, active.tip))
+    thread: list[dict[str, Any]] = []
+    node = current
+    while node is not None:
+        thread.append(history[node])
+        node = history[node]["parentId"]
     return {
         "id": session.session_id,
         "title": session.title,
@@ -274,8 +299,8 @@ def open_webui_chat(session: ChatSession, messages: Iterable[ChatMessage]) -> di
             "id": session.session_id,
             "title": session.title,
             "models": models,
-            "history": {"messages": history, "currentId": previous},
-            "messages": list(history.values()),
+            "history": {"messages": history, "currentId": current},
+            "messages": thread[::-1],
             "tags": list(session.tags),
             "timestamp": _epoch(session.created_at) * 1000,
         },
@@ -291,7 +316,7 @@ def open_webui_lines(user_id: int) -> Iterator[str]:
     """All of a user's sessions as one Open WebUI export (a JSON array), one session at a time."""
     yield "["
     for index, session in enumerate(_all_sessions(user_id)):
-        chat = open_webui_chat(session, selectors.iter_session_messages(session=session))
+        chat = open_webui_chat(session, selectors.iter_every_message(session=session))
         yield ("," if index else "") + json.dumps(chat, ensure_ascii=False)
     yield "]"
 
@@ -316,7 +341,7 @@ def ndjson_lines(user_id: int) -> Iterator[str]:
     for session in _all_sessions(user_id):
         extras = SessionExtras.of(session)
         yield json.dumps({"type": "session", **session_data(session)}) + "\n"
-        for message in selectors.iter_session_messages(session=session):
+        for message in selectors.iter_every_message(session=session):
             yield json.dumps({"type": "message", **message_data(message, session, extras)}) + "\n"
 
 

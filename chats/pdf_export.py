@@ -19,6 +19,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
+from chats import branches
 from chats.exporters import ROLE_NAMES, citation_lines
 from chats.models import ChatMessage, ChatSession
 
@@ -59,7 +60,7 @@ def session_pdf(*, session: ChatSession, messages: Iterable[ChatMessage]) -> byt
         Paragraph(
             _text(
                 f"Started {session.created_at:%Y-%m-%d %H:%M} UTC · last message "
-                f"{session.last_message_at:%Y-%m-%d %H:%M} UTC · {session.message_count} messages"
+                f"{session.last_message_at:%Y-%m-%d %H:%M} UTC · {branches.path_length(session)} messages"
                 if session.last_message_at
                 else f"Started {session.created_at:%Y-%m-%d %H:%M} UTC",
                 font,

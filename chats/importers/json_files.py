@@ -3,8 +3,9 @@
 Two layouts are read: the hybrid store of reference 003 (``{conversation_id, user_id, created_at,
 updated_at, context, messages: [{role, content, timestamp, agent_steps, pdf_names,
 source_citations, meta_data}]}``) and Medibot's own backups (``DIR/<user_id>/<session_id>.json``
-written by ``chats/backups.py``), whose ids and orders are kept so restoring next to live data
-inserts only what is missing. Files are read in path order; the checkpoint is (file, message).
+written by ``chats/backups.py``), whose ids, orders and branches (each message's ``branch``, the
+session's ``active_branch`` and fork table) are kept so restoring next to live data inserts only
+what is missing. Files are read in path order; the checkpoint is (file, message).
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ class JsonDirectorySource:
         if created_at is None:
             return None, Reason.BAD_TIMESTAMP, messages, True
         session_id = str(session.get("session_id") or Path(parts[-1]).stem)
+        forks = values.fork_table(session.get("branches"))
         spec = SessionSpec(
             source=self.kind,
             legacy_key=f"backup:{parts[-2]}/{session_id}",
@@ -215,6 +217,8 @@ class JsonDirectorySource:
             updated_at=self._moment(session.get("updated_at")),
             tags=[tag for tag in session.get("tags") or [] if isinstance(tag, str)],
             metadata=_dict(session.get("metadata")),
+            branches=forks,
+            active_branch=values.branch_in(session.get("active_branch"), forks),
         )
         return spec, None, messages, True
 
@@ -261,7 +265,7 @@ class JsonDirectorySource:
             return Quarantined(unit, bad.reason, values.quarantine_row(raw))
         legacy_key = f"{spec.legacy_key}:{index}"
         if keep_ids:
-            return self._backup_message(spec, item, legacy_key, unit, role, content, moment, order)
+            return self._backup_message(spec, item, legacy_key, unit, role, content, moment, order, index)
         return MessageRecord(
             unit=unit,
             legacy_key=legacy_key,
@@ -287,6 +291,7 @@ class JsonDirectorySource:
         content: str,
         moment: datetime,
         order: int,
+        index: int,
     ) -> MessageRecord:
         stored_order = item.get("order")
         return MessageRecord(
@@ -294,6 +299,9 @@ class JsonDirectorySource:
             legacy_key=legacy_key,
             session=spec,
             order=stored_order if isinstance(stored_order, int) and stored_order > 0 else order,
+            # Every branch of a backup (``branch``, the session's fork table), written branch by branch.
+            branch=values.branch_in(item.get("branch"), spec.branches),
+            count_after=index + 1,
             role=role,
             content=content,
             created_at=moment,

@@ -12,7 +12,8 @@ Every export Medibot writes is read, and its checksums are checked *before* anyt
 
 Single-user exports (zip, NDJSON, JSON) go to ``--user NAME``; a backup goes to the account of
 each ``<user_id>/`` folder, or through ``--user-map`` (``old_user_id,username-or-id``), or all to
-``--user``. Session ids, message ids, orders, titles, tags, metadata, citations, attachments,
+``--user``. Session ids, message ids, orders, branches (each message's ``branch``, the session's
+``active_branch`` and fork table), titles, tags, metadata, citations, attachments,
 votes and token usage are kept, so importing the same export twice (or next to the live data it
 came from) inserts only what is missing.
 """
@@ -306,6 +307,8 @@ class MedibotExportSource:
             return None, Reason.BAD_TIMESTAMP
         session_id = str(session.get("session_id") or "")
         legacy_key = f"session:{session_id or where}"
+        forks = values.fork_table(session.get("branches"))
+        active = session.get("active_branch")
         spec = SessionSpec(
             source=self.kind,
             legacy_key=legacy_key,
@@ -318,6 +321,8 @@ class MedibotExportSource:
             tags=[tag for tag in session.get("tags") or [] if isinstance(tag, str)],
             metadata=dict(session["metadata"]) if isinstance(session.get("metadata"), dict) else {},
             keep_title=True,
+            branches=forks,
+            active_branch=values.branch_in(active, forks),
         )
         return spec, None
 
@@ -338,12 +343,16 @@ class MedibotExportSource:
         except values.BadValue as bad:
             return Quarantined(unit, bad.reason, values.quarantine_row(raw))
         order = item.get("order")
+        branch = item.get("branch")
         legacy_key = f"{spec.legacy_key}:{item.get('message_id') or index}"
         return MessageRecord(
             unit=unit,
             legacy_key=legacy_key,
             session=spec,
             order=order if isinstance(order, int) and order > 0 else index + 1,
+            # An export written before branches holds the active path as orders 1..n: branch 0.
+            branch=values.branch_in(branch, spec.branches),
+            count_after=index + 1,
             role=role,
             content=content,
             created_at=moment,

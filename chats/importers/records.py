@@ -77,6 +77,10 @@ class SessionSpec:
     metadata: dict[str, Any] = field(default_factory=dict)
     # Medibot's own exports: the title as stored, not re-derived (collapsed, cut) like a legacy one.
     keep_title: bool = False
+    # A conversation with branches: the forks (``ChatSession.branches`` entries) and the branch
+    # holding the source's active leaf; ``message_count`` counts the messages of every branch.
+    active_branch: int = 0
+    branches: list[dict[str, Any]] = field(default_factory=list)
     object_id: ObjectId = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,6 +106,10 @@ class MessageRecord:
     content: str
     created_at: datetime
     message_id: str = ""
+    branch: int = 0
+    # How many messages the session holds once this one is stored, when messages are written
+    # branch after branch (0: ``order``, a source without branches).
+    count_after: int = 0
     status: str = MessageStatus.COMPLETED
     model: str = ""
     source_documents: list[Any] = field(default_factory=list)

@@ -3,7 +3,8 @@
 The run's write-ahead batch entries name every key it may have written; a stored document is
 deleted only if its ``metadata.import.run`` is this run. Sessions the run created are deleted once
 no message is left in them; a session that live traffic has since written to is kept, and every
-session the run touched gets its counters recomputed from the messages that remain.
+session the run touched gets its counters recomputed from the messages that remain on each branch
+(each branch's highest order left: a live message after a gap stays readable).
 """
 
 from __future__ import annotations
@@ -95,27 +96,45 @@ def _settle_sessions(run_id: str, user_id: int, session_ids: list[str], report: 
     sessions = sessions_collection()
     for document in sessions.find(
         {"user_id": Int64(user_id), "session_id": {"$in": session_ids}},
-        {"_id": 1, "session_id": 1, "metadata.import.run": 1},
+        {"_id": 1, "session_id": 1, "metadata.import.run": 1, "branches": 1},
     ):
-        remaining = _remaining(user_id, document["_id"])
+        left = _remaining(user_id, document["_id"])
         owned = {"user_id": Int64(user_id), "session_id": document["session_id"]}
-        if import_run_of(document) == run_id and remaining is None:
+        if import_run_of(document) == run_id and not left:
             report.sessions_deleted += sessions.delete_one(owned).deleted_count
             continue
         if import_run_of(document) == run_id:
             report.sessions_kept += 1
-        order, last = (remaining["order"], remaining["last"]) if remaining else (0, None)
-        sessions.update_one(owned, {"$set": {"message_count": Int64(order), "last_message_at": last}})
+        sessions.update_one(owned, {"$set": _recounted(document, left)})
 
 
-def _remaining(user_id: int, session_pk: Any) -> dict[str, Any] | None:
-    """The highest order and the latest time left in a session, or None when it has no message."""
-    return next(
-        messages_collection().aggregate(
+def _recounted(document: dict[str, Any], left: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The counters of a session from what is left on each branch: each fork's ``tip`` is the
+    highest order left on it (``first - 1`` when none is), branch 0's tip the highest order left
+    on it, and ``message_count`` branch 0's tip plus the forks' lengths, so the branch table reads
+    every message that is left, live traffic's after a gap included (the highest order over every
+    branch, as before, counted a fork's orders as branch 0's)."""
+    forks = [
+        {**fork, "tip": max(int(left.get(int(fork["id"]), {}).get("order") or 0), int(fork["first"]) - 1)}
+        for fork in document.get("branches") or []
+    ]
+    main_tip = int(left.get(0, {}).get("order") or 0)
+    times = [entry["last"] for entry in left.values() if entry.get("last") is not None]
+    return {
+        "message_count": Int64(main_tip + sum(fork["tip"] - int(fork["first"]) + 1 for fork in forks)),
+        "last_message_at": max(times) if times else None,
+        "branches": forks,
+    }
+
+
+def _remaining(user_id: int, session_pk: Any) -> dict[int, dict[str, Any]]:
+    """The highest order and the latest time left on each branch of a session."""
+    return {
+        int(entry["_id"] or 0): entry
+        for entry in messages_collection().aggregate(
             [
                 {"$match": {"user_id": Int64(user_id), "session_id": session_pk}},
-                {"$group": {"_id": None, "order": {"$max": "$order"}, "last": {"$max": "$created_at"}}},
+                {"$group": {"_id": "$branch", "order": {"$max": "$order"}, "last": {"$max": "$created_at"}}},
             ]
-        ),
-        None,
-    )
+        )
+    }

@@ -13,10 +13,9 @@ any tree into linear branches the way Medibot's message model numbers them:
   from the root along every branch;
 * the branch holding the source's active leaf is the active one.
 
-THE SEAM (issue 21, branches): today the importers write only ``active_thread`` (root to active
-leaf) as the session's messages, exactly as before. When the message model gains ``branch``,
-the per-session branch table and ``active_branch``, the writer takes every ``Branch`` of the plan
-from ``TreeSource`` (``chats.importers.tree_export``), where ``BRANCHES_WRITTEN`` says which.
+The writer stores every ``Branch`` of the plan (``chats.importers.tree_export``): each message
+at its ``placements()`` (branch, order), the forks as the session's branch table, the active
+branch as ``active_branch``.
 
 Malformed trees never lose a message: a parent id that is missing (or the message itself) makes
 the message a root; a cycle is cut where it is found; a repeated id keeps its first message.

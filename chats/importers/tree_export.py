@@ -3,15 +3,14 @@
 A ``TreeSource`` reads one export (a JSON file, a zip holding JSON files, or a directory of
 them), streams its conversations one at a time, lets the product module turn each into a
 ``ParsedConversation`` (a ``ConversationTree`` whose messages carry ready-made fields), and
-writes the active thread through the one writer like every other source: resumable per message,
+writes every branch through the one writer like every other source: resumable per message,
 quarantine with reasons, the same ids on every run.
 
-Branches: each conversation's ``branch_plan`` is computed here and summarised in the session's
-metadata (``metadata.<source>.branches``: how many, which is active). ``BRANCHES_WRITTEN`` is the
-seam for the message model's branches: today only the active thread is written. To write them
-all, ``_conversation`` walks ``plan.branches`` instead of ``active_thread`` and gives each record
-its ``plan.placements()[message id]`` (branch, order), with the session's branch table and
-``active_branch`` from the plan.
+Branches: each conversation's ``branch_plan`` (of the tree without its quarantined messages) is
+written whole: branch 0 then every fork, each message at its ``plan.placements()`` (branch,
+order), the session's fork table (``ChatSession.branches``) and ``active_branch`` (the branch of
+the source's active leaf) from the plan, ``message_count`` counting every branch. The plan is also
+summarised in the session's metadata (``metadata.<source>.branches``: how many, which is active).
 """
 
 from __future__ import annotations
@@ -42,12 +41,11 @@ from chats.importers.records import (
     batched,
     public_id_or_derived,
 )
-from chats.importers.tree import ConversationTree, TreeMessage, active_thread, branch_plan
+from chats.importers.tree import ConversationTree, TreeMessage, active_thread, branch_plan, contract
 from chats.models import Channel, MessageStatus
 
-# Which branches of a tree become messages. "active": the source's active thread (root to active
-# leaf), as before branches existed in the message model; the lead connects "all" at merge.
-BRANCHES_WRITTEN = "active"
+# Which branches of a tree become messages: every one, each at its (branch, order).
+BRANCHES_WRITTEN = "all"
 MILLISECONDS_AFTER = 10**11  # an epoch number above this is in milliseconds (year 5138 in seconds)
 
 
@@ -132,7 +130,7 @@ class TreeSource:
         for member in self._members():
             for item in self._items(member):
                 try:
-                    total += max(len(active_thread(self.parse(item).tree)), 1)
+                    total += max(len(self.parse(item).tree.messages), 1)
                 except (ValueError, TypeError, AttributeError):
                     total += 1
         return total
@@ -193,38 +191,48 @@ class TreeSource:
     def _conversation(
         self, member: str, index: int, item: Any, state: dict[str, Any] | None
     ) -> Iterator[tuple[list[Record], dict[str, Any]]]:
+        """Every record of one conversation: its quarantined messages, then every branch of the
+        plan in branch order (each message at its (branch, order)). All of it follows from the
+        conversation alone, so a checkpoint is the index of the next record ("next")."""
         where = f"{member or self.path.name}#{index}"
         finished = {"member": member, "conversation": index + 1, "next": 0}
+        records = self._records(where, item)
+        start = int(state.get("next", 0)) if state else 0
+        for number in range(start, len(records)):
+            position = {"member": member, "conversation": index, "next": number + 1}
+            yield [records[number]], finished if number == len(records) - 1 else position
+
+    def _records(self, where: str, item: Any) -> list[Record]:
         if isinstance(item, ValueError):
-            yield [Quarantined(where, Reason.BAD_JSON, {"error": str(item)[:200]})], finished
-            return
+            return [Quarantined(where, Reason.BAD_JSON, {"error": str(item)[:200]})]
         try:
             parsed = self.parse(item)
         except (ValueError, TypeError, AttributeError) as exc:
-            yield (
-                [Quarantined(where, Reason.BAD_JSON, {"error": f"not a conversation: {exc}"[:200]})],
-                finished,
-            )
-            return
-        plan = branch_plan(parsed.tree)
+            return [Quarantined(where, Reason.BAD_JSON, {"error": f"not a conversation: {exc}"[:200]})]
         thread = active_thread(parsed.tree)
-        created_at = parsed.created_at or next((m.created_at for m in thread if m.created_at), None)
+        everything = parsed.tree.messages
+        created_at = (
+            parsed.created_at
+            or next((m.created_at for m in thread if m.created_at), None)
+            or next((m.created_at for m in everything if m.created_at), None)
+        )
         conversation_id = parsed.conversation_id or where
-        # A checkpoint at a conversation's start ("next": 0) carries no order yet.
-        start = int(state.get("next", 0)) if state else 0
         if created_at is None:
-            for number in range(start, len(thread)):
-                undated = {"member": member, "conversation": index, "next": number + 1}
-                unit = f"{conversation_id}:{thread[number].id}"
-                yield (
-                    [Quarantined(unit, Reason.BAD_TIMESTAMP, {})],
-                    finished if number == len(thread) - 1 else undated,
-                )
-            if not thread:
-                yield [Quarantined(where, Reason.BAD_TIMESTAMP, {})], finished
-            return
+            undated: list[Record] = [
+                Quarantined(f"{conversation_id}:{m.id}", Reason.BAD_TIMESTAMP, {}) for m in everything
+            ]
+            return undated or [Quarantined(where, Reason.BAD_TIMESTAMP, {})]
+        rejected = {m.id: self._rejection(conversation_id, m) for m in everything}
+        bad = {key: why for key, why in rejected.items() if why is not None}
+        # A rejected message leaves the tree; its children hang from its nearest kept ancestor,
+        # so orders stay gap-free along every branch.
+        kept = contract(parsed.tree, lambda m: m.id not in bad)
+        plan = branch_plan(kept)
         key = f"conversation:{conversation_id}"
-        summary = {"branches": len(plan.branches), "active_branch": plan.active_branch}
+        ids = {
+            m.id: public_id_or_derived(m.id, source=self.kind, legacy_key=f"{conversation_id}:{m.id}")
+            for m in kept.messages
+        }
         spec = SessionSpec(
             source=self.kind,
             legacy_key=key,
@@ -236,58 +244,100 @@ class TreeSource:
             updated_at=parsed.updated_at,
             is_active=not parsed.archived,
             tags=[tag[:50] for tag in parsed.tags if isinstance(tag, str) and tag][:20],
-            metadata={self.kind: {**parsed.metadata, **summary}},
+            metadata={
+                self.kind: {
+                    **parsed.metadata,
+                    "branches": len(plan.branches),
+                    "active_branch": plan.active_branch,
+                }
+            },
+            active_branch=plan.active_branch,
+            branches=[
+                builders.fork(
+                    id=branch.branch,
+                    parent=branch.parent_branch or 0,
+                    first=branch.first_order,
+                    tip=branch.first_order + len(branch.message_ids) - 1,
+                    fork_message_id=ids[branch.fork_after] if branch.fork_after else "",
+                )
+                for branch in plan.branches[1:]
+            ],
         )
-        if not thread:
-            yield [SessionRecord(unit=where, session=spec)], finished
-            return
-        order = int(state.get("last_order", 0)) if state else 0
-        parent = str(state.get("parent", "")) if state else ""
-        for number in range(start, len(thread)):
-            record = self._message(spec, conversation_id, thread[number], order + 1, parent, created_at)
-            if isinstance(record, MessageRecord):
-                order, parent = record.order, record.message_id
-            position: dict[str, Any] = {
-                "member": member,
-                "conversation": index,
-                "next": number + 1,
-                "last_order": order,
-                "parent": parent,
-            }
-            yield [record], finished if number == len(thread) - 1 else position
+        records: list[Record] = [why for why in bad.values() if why is not None]
+        if not plan.branches:
+            return [*records, SessionRecord(unit=where, session=spec)]
+        by_id = {m.id: m for m in kept.messages}
+        count = 0
+        for branch in plan.branches:
+            for position, node_id in enumerate(branch.message_ids):
+                count += 1
+                node = by_id[node_id]
+                parent = ids.get(node.parent_id or "", "")
+                records.append(
+                    self._message(
+                        spec,
+                        conversation_id,
+                        node,
+                        order=branch.first_order + position,
+                        branch=branch.branch,
+                        count_after=count,
+                        parent=parent,
+                        message_id=ids[node_id],
+                        fallback_time=created_at,
+                    )
+                )
+        return records
+
+    def _rejection(self, conversation_id: str, node: TreeMessage) -> Quarantined | None:
+        """Why a message cannot be stored (quarantined with its reason), or None."""
+        unit = f"{conversation_id}:{node.id}"
+        data = node.data
+        raw: dict[str, Any] = data["raw"] if isinstance(data.get("raw"), dict) else {"id": node.id}
+        if data.get("role") is None:
+            return Quarantined(unit, Reason.UNKNOWN_ROLE, values.quarantine_row(raw))
+        try:
+            self._content(node)
+        except values.BadValue as bad:
+            return Quarantined(unit, bad.reason, values.quarantine_row(raw))
+        return None
+
+    @staticmethod
+    def _content(node: TreeMessage) -> str:
+        data = node.data
+        status = str(data.get("status") or MessageStatus.COMPLETED)
+        return values.content(
+            builders.message_content(
+                role=str(data.get("role")), status=status, content=text_of(data.get("content"))
+            )
+        )
 
     def _message(
         self,
         spec: SessionSpec,
         conversation_id: str,
         node: TreeMessage,
+        *,
         order: int,
+        branch: int,
+        count_after: int,
         parent: str,
+        message_id: str,
         fallback_time: datetime,
-    ) -> Record:
+    ) -> MessageRecord:
         unit = f"{conversation_id}:{node.id}"
         data = node.data
-        raw: dict[str, Any] = data["raw"] if isinstance(data.get("raw"), dict) else {"id": node.id}
-        role = data.get("role")
-        if role is None:
-            return Quarantined(unit, Reason.UNKNOWN_ROLE, values.quarantine_row(raw))
-        status = str(data.get("status") or MessageStatus.COMPLETED)
-        try:
-            content = values.content(
-                builders.message_content(role=str(role), status=status, content=text_of(data.get("content")))
-            )
-        except values.BadValue as bad:
-            return Quarantined(unit, bad.reason, values.quarantine_row(raw))
         return MessageRecord(
             unit=unit,
             legacy_key=unit,
             session=spec,
             order=order,
-            role=str(role),
-            content=content,
+            branch=branch,
+            count_after=count_after,
+            role=str(data.get("role")),
+            content=self._content(node),
             created_at=node.created_at or fallback_time,
-            message_id=public_id_or_derived(node.id, source=self.kind, legacy_key=unit),
-            status=status,
+            message_id=message_id,
+            status=str(data.get("status") or MessageStatus.COMPLETED),
             model=str(data.get("model") or ""),
             source_documents=list(data.get("source_documents") or []),
             agent_steps=list(data.get("agent_steps") or []),

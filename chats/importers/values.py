@@ -6,6 +6,7 @@ import json
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
+from chats import builders
 from chats.importers.records import Reason
 
 # A document is at most 16 MiB; leave room for the other fields, the search terms and the hash.
@@ -119,3 +120,33 @@ def quarantine_row(row: dict[str, Any]) -> dict[str, Any]:
         else:
             kept[str(name)] = str(value)
     return kept
+
+
+def fork_table(value: Any) -> list[dict[str, Any]]:
+    """A Medibot export's fork table (``ChatSession.branches``), or none when an entry is not one."""
+    if not isinstance(value, list):
+        return []
+    found = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            return []
+        numbers = [entry.get(name) for name in ("id", "parent", "first", "tip")]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+            return []
+        number, parent, first, tip = (int(n or 0) for n in numbers)
+        found.append(
+            builders.fork(
+                id=number,
+                parent=parent,
+                first=first,
+                tip=tip,
+                fork_message_id=str(entry.get("fork_message_id") or ""),
+            )
+        )
+    return found
+
+
+def branch_in(value: Any, forks: list[dict[str, Any]]) -> int:
+    """A message's (or the active) branch when the fork table has it, else 0: an export written
+    before branches holds the active path as orders 1..n of the original line."""
+    return int(value) if any(fork["id"] == value for fork in forks) and isinstance(value, int) else 0

@@ -1,8 +1,9 @@
 """``--verify``: every legacy conversation against its stored session, message by message.
 
 For each conversation the source's messages (quarantined rows excluded) and the stored ones are
-reduced to a count and a SHA-256 over the ordered (role, content, timestamp) list; any difference,
-a missing session, or a session counter that disagrees with its messages is a mismatch.
+reduced to a count and a SHA-256 over the (branch, order, role, content, timestamp) list in
+(branch, order) order, every branch of the session's branch table included; any difference, a
+missing session, or a session counter that disagrees with its messages is a mismatch.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import pymongo
 from bson import Int64
 
+from chats import branches
 from chats.importers.records import MessageRecord, SessionRecord, SessionSpec
 from chats.importers.sources import Source
 from chats.importers.writer import messages_collection, sessions_collection
@@ -24,22 +26,30 @@ BATCH_TIMEOUT_SECONDS = 600
 
 
 class ConversationDigest:
-    """Count and SHA-256 of an ordered list of (role, content, timestamp)."""
+    """Count and SHA-256 of (branch, order, role, content, timestamp) taken in (branch, order) order,
+    whatever order they were added in (one small digest per message is kept until the end)."""
 
     def __init__(self) -> None:
-        self.count = 0
-        self._hash = hashlib.sha256()
+        self._entries: list[tuple[int, int, bytes]] = []
 
-    def add(self, role: str, content: str, moment: datetime) -> None:
-        self.count += 1
-        for part in (role, content, _millis(moment)):
+    def add(self, role: str, content: str, moment: datetime, *, branch: int = 0, order: int = 0) -> None:
+        one = hashlib.sha256()
+        for part in (str(branch), str(order), role, content, _millis(moment)):
             data = part.encode("utf-8", "surrogatepass")
-            self._hash.update(len(data).to_bytes(8, "big"))
-            self._hash.update(data)
+            one.update(len(data).to_bytes(8, "big"))
+            one.update(data)
+        self._entries.append((branch, order, one.digest()))
+
+    @property
+    def count(self) -> int:
+        return len(self._entries)
 
     @property
     def hexdigest(self) -> str:
-        return self._hash.hexdigest()
+        whole = hashlib.sha256()
+        for entry in sorted(self._entries):
+            whole.update(entry[2])
+        return whole.hexdigest()
 
 
 def _millis(moment: datetime) -> str:
@@ -113,7 +123,9 @@ def _finished(source: Source, batch_size: int, report: VerifyReport) -> Iterator
                 current = _Open(spec=record.session, digest=ConversationDigest())
             if isinstance(record, MessageRecord):
                 report.messages += 1
-                current.digest.add(record.role, record.content, record.created_at)
+                current.digest.add(
+                    record.role, record.content, record.created_at, branch=record.branch, order=record.order
+                )
     if current is not None:
         yield current
 
@@ -121,14 +133,23 @@ def _finished(source: Source, batch_size: int, report: VerifyReport) -> Iterator
 def _compare(conversation: _Open, batch_size: int) -> str:
     spec, expected = conversation.spec, conversation.digest
     stored = sessions_collection().find_one(
-        {"user_id": Int64(spec.user_id), "session_id": spec.session_id}, {"_id": 1, "message_count": 1}
+        {"user_id": Int64(spec.user_id), "session_id": spec.session_id},
+        {"_id": 1, "message_count": 1, "branches": 1},
     )
     if stored is None:
         return f"missing in the chat store (source has {expected.count} messages)"
     actual = ConversationDigest()
     counter = int(stored.get("message_count") or 0)
-    for message in _stored_messages(spec.user_id, stored["_id"], max(counter, expected.count), batch_size):
-        actual.add(message["role"], message["content"], message["created_at"])
+    every = branches.table(message_count=max(counter, expected.count), stored=stored.get("branches"))
+    for branch in every.values():
+        for message in _stored_messages(spec.user_id, stored["_id"], branch, batch_size):
+            actual.add(
+                message["role"],
+                message["content"],
+                message["created_at"],
+                branch=branch.id,
+                order=int(message["order"]),
+            )
     if actual.count != expected.count:
         return f"source has {expected.count} messages, the chat store {actual.count}"
     if actual.hexdigest != expected.hexdigest:
@@ -139,11 +160,11 @@ def _compare(conversation: _Open, batch_size: int) -> str:
 
 
 def _stored_messages(
-    user_id: int, session_pk: Any, highest: int, batch_size: int
+    user_id: int, session_pk: Any, branch: branches.Branch, batch_size: int
 ) -> Iterator[dict[str, Any]]:
-    """Messages 1..``highest`` in order, one index range of ``(user_id, session, branch, order)`` per
-    batch (an import writes the original line, branch 0)."""
-    low = 1
+    """The messages of one branch (orders ``first..tip``) in order, one index range of
+    ``(user_id, session, branch, order)`` per batch."""
+    low, highest = branch.first, branch.tip
     while low <= highest:
         high = low + batch_size - 1
         page = list(
@@ -151,7 +172,7 @@ def _stored_messages(
                 {
                     "user_id": Int64(user_id),
                     "session_id": session_pk,
-                    "branch": 0,
+                    "branch": branch.id,
                     "order": {"$gte": low, "$lte": high},
                 },
                 {"role": 1, "content": 1, "created_at": 1, "order": 1},

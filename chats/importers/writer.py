@@ -111,7 +111,8 @@ def provenance(*, source: str, legacy_key: str, run_id: str | None, batch_no: in
 
 @dataclass
 class SessionProgress:
-    """What a batch's stored messages say about their session: highest order, latest time, title."""
+    """What a batch's stored messages say about their session: how many it holds (the highest order,
+    or with branches the highest ``count_after``), latest time, title."""
 
     last_order: int
     last_at: datetime
@@ -123,9 +124,10 @@ def _progress(messages: Iterable[MessageRecord]) -> dict[tuple[int, str], Sessio
     for message in messages:
         key = message.session.target_key
         progress = found.get(key)
+        count = message.count_after or message.order
         if progress is None:
-            progress = found[key] = SessionProgress(last_order=message.order, last_at=message.created_at)
-        progress.last_order = max(progress.last_order, message.order)
+            progress = found[key] = SessionProgress(last_order=count, last_at=message.created_at)
+        progress.last_order = max(progress.last_order, count)
         progress.last_at = max(progress.last_at, message.created_at)
         if message.titles_session and not progress.title:
             progress.title = _title(message.content)
@@ -165,6 +167,8 @@ def imported_session(
         tags=spec.tags,
         metadata=metadata,
         message_count=progress.last_order if progress else 0,
+        active_branch=spec.active_branch,
+        branches=spec.branches,
         last_message_at=_utc(progress.last_at) if progress else None,
         created_at=_utc(spec.created_at),
         updated_at=_utc(updated_at),
@@ -198,6 +202,7 @@ def imported_message(
         message_id=record.message_id,
         created_at=_utc(record.created_at),
         order=record.order,
+        branch=record.branch,
         status=record.status,
         model=record.model[:MODEL_MAX_CHARS],
         parent_message_id=record.parent_message_id,

@@ -10,6 +10,7 @@ from chats.selectors.erasures import get_erasure
 from chats.selectors.messages import (
     MessagePage,
     get_message,
+    iter_every_message,
     iter_session_messages,
     latest_exchanges,
     message_children,
@@ -55,6 +56,7 @@ __all__ = [
     "get_message",
     "get_session",
     "global_statistics",
+    "iter_every_message",
     "iter_session_messages",
     "latest_chats_all_users",
     "latest_exchanges",

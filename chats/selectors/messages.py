@@ -87,6 +87,26 @@ def iter_session_messages(*, session: ChatSession, batch: int = 500) -> Iterator
         low += batch
 
 
+def iter_every_message(*, session: ChatSession, batch: int = 500) -> Iterator[ChatMessage]:
+    """Every stored message of every branch, branch by branch (0, then the forks in creation
+    order) and in order within each: Medibot's re-importable exports. One exact range on
+    ``(user_id, session, branch, order)`` per batch of a branch's orders ``first..tip``."""
+    for branch in sorted(branches.of_session(session).values(), key=lambda b: b.id):
+        low = branch.first
+        while low <= branch.tip:
+            yield from aggregate(
+                ChatMessage,
+                {
+                    "user_id": Int64(session.user_id),
+                    "session_id": session.pk,
+                    "branch": branch.id,
+                    "order": {"$gte": low, "$lte": min(low + batch - 1, branch.tip)},
+                },
+                sort={"order": 1},
+            )
+            low += batch
+
+
 def messages_at(*, session: ChatSession, positions: list[tuple[int, int]]) -> list[ChatMessage]:
     """The session's messages at the given (branch, order) positions, in that order (missing ones
     left out): per branch one read of exact keys of ``(user_id, session, branch, order)`` (only

@@ -253,17 +253,48 @@ def test_erasing_a_forked_session_removes_every_branch() -> None:
     assert store.collection(ChatMessage).count_documents({"user_id": Int64(session.user_id)}) == 0
 
 
-def test_exports_hold_the_active_path_with_its_count() -> None:
+def test_reimportable_exports_hold_every_branch_and_the_table() -> None:
     session, stored = conversation(2)
     regenerate(session, stored[1], "a1 again")
+    session = selectors.get_session(user_id=session.user_id, session_id=session.session_id)
 
     document = json.loads("".join(exporters.render_session(session, "json")))["data"]
     lines = [json.loads(line) for line in exporters.ndjson_lines(session.user_id)]
 
-    assert [m["content"] for m in document["messages"]] == ["q1", "a1 again"]
-    assert document["session"]["message_count"] == 2
-    assert [m["branch"] for m in document["messages"]] == [0, 1]
-    assert [line["content"] for line in lines if line["type"] == "message"] == ["q1", "a1 again"]
+    assert [(m["branch"], m["order"], m["content"]) for m in document["messages"]] == [
+        (0, 1, "q1"),
+        (0, 2, "a1"),
+        (0, 3, "q2"),
+        (0, 4, "a2"),
+        (1, 2, "a1 again"),
+    ]
+    assert document["session"]["message_count"] == 5
+    assert document["session"]["active_branch"] == 1
+    assert document["session"]["branches"] == [
+        {"id": 1, "parent": 0, "first": 2, "fork_message_id": stored[0].message_id, "tip": 2}
+    ]
+    assert [line["content"] for line in lines if line["type"] == "message"] == [
+        "q1",
+        "a1",
+        "q2",
+        "a2",
+        "a1 again",
+    ]
+
+
+def test_exports_people_read_hold_the_active_path() -> None:
+    session, stored = conversation(2)
+    regenerate(session, stored[1], "a1 again")
+    session = selectors.get_session(user_id=session.user_id, session_id=session.session_id)
+
+    markdown = "".join(exporters.render_session(session, "md"))
+    csv_rows = "".join(exporters.render_session(session, "csv")).splitlines()
+
+    assert "a1 again" in markdown
+    assert "\na1\n" not in markdown
+    assert "q2" not in markdown
+    assert "- Messages: 2\n" in markdown
+    assert len(csv_rows) == 3
 
 
 def test_statistics_count_every_stored_message_and_start_at_the_shown_first_one() -> None:

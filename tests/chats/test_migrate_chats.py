@@ -993,7 +993,7 @@ def test_a_medibot_backup_restores_what_is_missing_with_its_original_ids(tmp_pat
 # --- chatgpt -------------------------------------------------------------------------------------------
 
 
-def test_chatgpt_export_imports_the_active_branch_with_model_slugs(tmp_path: Path) -> None:
+def test_chatgpt_export_shows_the_active_branch_with_model_slugs(tmp_path: Path) -> None:
     alice = make_user(username="alice-gpt")
 
     result = migrate_chats(
@@ -1032,7 +1032,7 @@ def test_a_zipped_chatgpt_export_with_several_json_files_gives_the_same_result(t
     )
 
     assert result.code == 0, result.err
-    assert "read 4 rows = inserted 4" in result.out
+    assert "read 5 rows = inserted 5" in result.out
     assert sorted(s.title for s in sessions_of(alice)) == ["Rash photo", "Sleep and caffeine"]
 
 

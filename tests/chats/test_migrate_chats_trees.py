@@ -37,6 +37,7 @@ from chats.importers import runs
 from chats.importers.records import MessageRecord
 from chats.importers.sources import open_source
 from chats.models import ChatMessage, ChatSession
+from tests.chats.conftest import client_for
 from tests.factories import make_user
 from tests.support.processes import ROOT, MongoServer, child_env
 
@@ -98,7 +99,7 @@ def test_claude_export_keeps_blocks_citations_attachments_and_the_current_leaf()
     )
 
     assert result.code == 2, result.err
-    assert "read 11 rows = inserted 8 + already present 0 + quarantined 3" in result.out
+    assert "read 12 rows = inserted 9 + already present 0 + quarantined 3" in result.out
     migraine = thread(alice, "5c1e0a2b-7d3f-4a11-9b2c-0e1f2a3b4c5d")
     assert [(m.order, m.role, m.message_id[-2:]) for m in migraine] == [
         (1, "user", "01"),
@@ -175,12 +176,12 @@ def test_a_zipped_claude_export_imports_the_same_and_a_rerun_changes_nothing(tmp
         archive.writestr("users.json", "[]")
         archive.writestr("projects.json", "[]")
     args = ("--source", "claude", "--path", str(export), "--user", "alice-claude-zip", "--allow-quarantine")
-    assert "inserted 8" in migrate_chats(*args).out
+    assert "inserted 9" in migrate_chats(*args).out
     first = snapshot()
 
     again = migrate_chats(*args, "--restart")
 
-    assert "inserted 0 + already present 8 + quarantined 3" in again.out
+    assert "inserted 0 + already present 9 + quarantined 3" in again.out
     assert snapshot() == first
 
 
@@ -200,7 +201,7 @@ def test_claude_verify_and_dry_run() -> None:
     migrate_chats(*args)
     verified = migrate_chats(*args, "--verify")
 
-    assert "would read 11 rows = insert 8 + already present 0 + quarantine 3" in dry.out
+    assert "would read 12 rows = insert 9 + already present 0 + quarantine 3" in dry.out
     assert "unknown role" in dry.out
     assert verified.code == 0, verified.out
     assert "0 mismatches" in verified.out
@@ -220,7 +221,7 @@ def test_claude_rollback_removes_what_the_run_inserted() -> None:
 
     result = migrate_chats("--rollback", run_id)
 
-    assert "deleted 7 messages and 4 sessions" in result.out
+    assert "deleted 8 messages and 4 sessions" in result.out
     assert ChatMessage.objects.count() == 0
 
 
@@ -235,7 +236,7 @@ def test_open_webui_export_follows_current_id_and_keeps_files_sources_tags_and_f
     )
 
     assert result.code == 2, result.err
-    assert "read 8 rows = inserted 6 + already present 0 + quarantined 2" in result.out
+    assert "read 9 rows = inserted 7 + already present 0 + quarantined 2" in result.out
     chat = thread(alice, "7a0b1c2d-3e4f-4a5b-8c6d-7e8f90a1b2c3")
     assert [(m.order, m.role, m.content) for m in chat] == [
         (1, "user", "Ist 140/90 zu hoch?"),
@@ -298,7 +299,7 @@ def test_librechat_export_takes_the_latest_leaf_and_counts_every_branch() -> Non
     )
 
     assert result.code == 2, result.err
-    assert "read 3 rows = inserted 2 + already present 0 + quarantined 1" in result.out
+    assert "read 6 rows = inserted 5 + already present 0 + quarantined 1" in result.out
     chat = thread(alice, "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a")
     assert [(m.order, m.role, m.message_id[-1]) for m in chat] == [(1, "user", "3"), (2, "assistant", "4")]
     assert chat[0].attachments == [
@@ -525,3 +526,180 @@ def test_resuming_from_every_checkpoint_reads_exactly_the_rest(kind: str, fixtur
     for number, batch in enumerate(batches):
         rest = record_keys(source.batches(batch.checkpoint, batch_size=1))
         assert rest == everything[len(record_keys(batches[: number + 1])) :], (kind, number)
+
+
+# --- every branch (issue 21): stored as the branch model numbers them ------------------------------
+
+LIBRECHAT_ID = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
+OPEN_WEBUI_ID = "7a0b1c2d-3e4f-4a5b-8c6d-7e8f90a1b2c3"
+CHATGPT_ID = "c1a2b3c4-1111-4222-8333-944455556666"
+CLAUDE_KNEE_ID = "5c1e0a2b-7d3f-4a11-9b2c-0e1f2a3b4c5e"
+SOURCES = [
+    ("claude", "claude_conversations.json"),
+    ("openwebui", "open_webui_export.json"),
+    ("librechat", "librechat_export.json"),
+    ("chatgpt", "chatgpt_conversations.json"),
+]
+
+
+def import_as(kind: str, fixture: str, username: str) -> Outcome:
+    return migrate_chats("--source", kind, "--path", str(FIXTURES / fixture), "--user", username)
+
+
+def stored(user: User, session_id: str) -> list[tuple[int, int, str, str]]:
+    """Every stored message of a session as (branch, order, role, content), in (branch, order)."""
+    session = selectors.get_session(user_id=user.pk, session_id=session_id)
+    messages = ChatMessage.objects.filter(user_id=user.pk, session_id=session.pk)
+    return sorted((m.branch, m.order, m.role, m.content) for m in messages)
+
+
+def page_ids(client: Any, session_id: str) -> list[str]:
+    response = client.get(f"/api/chat/sessions/{session_id}/messages")
+    assert response.status_code == 200, response.content
+    return [m["message_id"] for m in response.json()["results"]]
+
+
+def test_librechat_stores_the_edited_question_and_regenerated_answer_as_branches() -> None:
+    alice = make_user(username="alice-libre-branches")
+
+    import_as("librechat", "librechat_export.json", "alice-libre-branches")
+
+    session = selectors.get_session(user_id=alice.pk, session_id=LIBRECHAT_ID)
+    ids = {m.branch * 10 + m.order: m.message_id for m in ChatMessage.objects.filter(user_id=alice.pk)}
+    # q1 → a1 (branch 0); q1 edited (a second root: branch 1) → an earlier failed answer (branch 1),
+    # regenerated (branch 2, the latest leaf: active).
+    assert [row[:3] for row in stored(alice, LIBRECHAT_ID)] == [
+        (0, 1, "user"),
+        (0, 2, "assistant"),
+        (1, 1, "user"),
+        (1, 2, "assistant"),
+        (2, 2, "assistant"),
+    ]
+    assert (session.message_count, session.active_branch) == (5, 2)
+    assert session.branches == [
+        {"id": 1, "parent": 0, "first": 1, "fork_message_id": "", "tip": 2},
+        {"id": 2, "parent": 1, "first": 2, "fork_message_id": ids[11], "tip": 2},
+    ]
+    assert [ids[11][-1], ids[22][-1], ids[12][-1]] == ["3", "4", "5"]
+
+
+def test_open_webui_regenerated_answer_is_a_branch_and_current_id_stays_shown() -> None:
+    alice = make_user(username="alice-owui-branches")
+
+    import_as("openwebui", "open_webui_export.json", "alice-owui-branches")
+
+    session = selectors.get_session(user_id=alice.pk, session_id=OPEN_WEBUI_ID)
+    assert [row[:3] for row in stored(alice, OPEN_WEBUI_ID)] == [
+        (0, 1, "user"),
+        (0, 2, "assistant"),
+        (0, 3, "user"),
+        (0, 4, "assistant"),
+        (1, 2, "assistant"),
+    ]
+    question = ChatMessage.objects.get(user_id=alice.pk, session_id=session.pk, branch=0, order=1)
+    assert (session.message_count, session.active_branch) == (5, 0)
+    assert session.branches == [
+        {"id": 1, "parent": 0, "first": 2, "fork_message_id": question.message_id, "tip": 2}
+    ]
+    assert [m.order for m in thread(alice, OPEN_WEBUI_ID)] == [1, 2, 3, 4]
+
+
+def test_chatgpt_current_node_on_a_fork_is_the_page_and_the_other_answer_is_one_switch_away() -> None:
+    alice = make_user(username="alice-gpt-branches")
+    import_as("chatgpt", "chatgpt_conversations.json", "alice-gpt-branches")
+    client = client_for(alice)
+
+    assert page_ids(client, CHATGPT_ID) == ["n-question", "n-answer-2"]
+    siblings = client.get("/api/chat/messages/n-answer-2/siblings").json()
+    switched = client.post("/api/chat/messages/n-answer-1/activate")
+
+    assert [m["message_id"] for m in siblings["results"]] == ["n-answer-1", "n-answer-2"]
+    assert siblings["active_index"] == 2
+    assert switched.status_code == 200, switched.content
+    assert switched.json()["active_branch"] == 0
+    assert page_ids(client, CHATGPT_ID) == ["n-question", "n-answer-1"]
+
+
+def test_librechat_switching_to_the_original_question_on_an_imported_conversation() -> None:
+    alice = make_user(username="alice-libre-switch")
+    import_as("librechat", "librechat_export.json", "alice-libre-switch")
+    client = client_for(alice)
+    original = ChatMessage.objects.get(user_id=alice.pk, branch=0, order=1).message_id
+    answer = ChatMessage.objects.get(user_id=alice.pk, branch=0, order=2).message_id
+
+    assert [i[-1] for i in page_ids(client, LIBRECHAT_ID)] == ["3", "4"]
+    response = client.post(f"/api/chat/messages/{original}/activate")
+
+    assert response.status_code == 200, response.content
+    assert page_ids(client, LIBRECHAT_ID) == [original, answer]
+    session = client.get(f"/api/chat/sessions/{LIBRECHAT_ID}").json()
+    assert (session["active_branch"], session["message_count"]) == (0, 5)
+
+
+def test_claude_knee_keeps_both_answers_with_the_current_leaf_shown() -> None:
+    alice = make_user(username="alice-claude-branches")
+
+    import_as("claude", "claude_conversations.json", "alice-claude-branches")
+
+    session = selectors.get_session(user_id=alice.pk, session_id=CLAUDE_KNEE_ID)
+    assert [row[:2] for row in stored(alice, CLAUDE_KNEE_ID)] == [(0, 1), (0, 2), (1, 2)]
+    assert (session.message_count, session.active_branch) == (3, 0)
+    assert [m.content for m in thread(alice, CLAUDE_KNEE_ID)] == [
+        "My knee hurts when climbing stairs.",
+        "That often points to the kneecap (patellofemoral pain).",
+    ]
+
+
+@pytest.mark.parametrize(("kind", "fixture"), SOURCES)
+def test_every_branch_verifies_and_a_second_import_changes_nothing(kind: str, fixture: str) -> None:
+    make_user(username=f"alice-again-{kind}")
+    import_as(kind, fixture, f"alice-again-{kind}")
+    before = snapshot()
+
+    again = import_as(kind, fixture, f"alice-again-{kind}")
+    verified = migrate_chats(
+        "--source", kind, "--path", str(FIXTURES / fixture), "--user", f"alice-again-{kind}", "--verify"
+    )
+
+    assert "inserted 0 +" in again.out, again.out
+    assert snapshot() == before
+    assert verified.code == 0, verified.out
+    assert "0 mismatches" in verified.out
+
+
+@pytest.mark.parametrize(("kind", "fixture"), SOURCES)
+def test_verify_finds_a_missing_message_on_a_fork(kind: str, fixture: str) -> None:
+    make_user(username=f"alice-fork-gone-{kind}")
+    import_as(kind, fixture, f"alice-fork-gone-{kind}")
+
+    ChatMessage.objects.filter(branch__gte=1).order_by("order").first().delete()  # type: ignore[union-attr]
+    verified = migrate_chats(
+        "--source", kind, "--path", str(FIXTURES / fixture), "--user", f"alice-fork-gone-{kind}", "--verify"
+    )
+
+    assert verified.code != 0
+    assert "mismatch" in verified.out
+
+
+def test_rollback_of_a_forked_import_keeps_the_live_messages_readable_on_their_branch() -> None:
+    alice = make_user(username="alice-libre-rollback")
+    import_as("librechat", "librechat_export.json", "alice-libre-rollback")
+    run_id = runs.list_runs()[0].run_id
+    client = client_for(alice)
+    sent = client.post(
+        "/api/chat/send", {"message": "And for adults?", "session_id": LIBRECHAT_ID}, format="json"
+    )
+    assert sent.status_code == 201, sent.content
+
+    migrate_chats("--rollback", run_id)
+
+    session = selectors.get_session(user_id=alice.pk, session_id=LIBRECHAT_ID)
+    left = list(ChatMessage.objects.filter(user_id=alice.pk, session_id=session.pk))
+    assert sorted((m.branch, m.order, m.role) for m in left) == [(2, 3, "user"), (2, 4, "assistant")]
+    shown = thread(alice, LIBRECHAT_ID)
+    assert [(m.order, m.role) for m in shown] == [(3, "user"), (4, "assistant")]
+    assert shown[0].content == "And for adults?"
+    # The table reads every message left: fork 1 is empty, fork 2 runs to the live reply, branch 0
+    # (what the forks leave of message_count) holds nothing.
+    assert [(f["id"], f["first"], f["tip"]) for f in session.branches] == [(1, 1, 0), (2, 2, 4)]
+    assert session.message_count == 3

@@ -96,9 +96,10 @@ def rich_session(user: User, *, title: str = "Blood pressure ☕ Grüße") -> Ch
 
 
 def document(user_id: int, session_id: str) -> dict[str, Any]:
-    """The conversation as the user sees it: comparable across stores and accounts."""
+    """The conversation as stored, every branch included, and as the user sees it (``shown``):
+    comparable across stores and accounts."""
     session = selectors.get_session(user_id=user_id, session_id=session_id)
-    messages = list(selectors.iter_session_messages(session=session))
+    messages = list(selectors.iter_every_message(session=session))
     votes = {v.message_id: v for v in MessageVote.objects.filter(user_id=user_id, session_id=session.pk)}
     usage = {u.message_id: u for u in TokenUsage.objects.filter(user_id=user_id, session_id=session.pk)}
     meta = {key: value for key, value in session.metadata.items() if key != "import"}
@@ -111,10 +112,14 @@ def document(user_id: int, session_id: str) -> dict[str, Any]:
             meta,
             session.message_count,
             session.created_at,
+            session.active_branch,
+            session.branches,
         ),
+        "shown": [m.message_id for m in selectors.iter_session_messages(session=session)],
         "messages": [
             (
                 m.message_id,
+                m.branch,
                 m.order,
                 m.role,
                 m.content,
@@ -465,3 +470,95 @@ def test_resuming_a_medibot_import_from_every_checkpoint_reads_exactly_the_rest(
         for number, batch in enumerate(batches):
             rest = keys(source.batches(batch.checkpoint, batch_size=1))
             assert rest == everything[len(keys(batches[: number + 1])) :], (name, number)
+
+
+# --- branches (issue 21): every branch leaves and comes back ----------------------------------------
+
+
+def branched_session(user: User) -> tuple[ChatSession, dict[str, ChatMessage]]:
+    """q1 → a1 → q2 → a2 on branch 0; a1 regenerated (branch 1); q1 edited and answered (branch 2);
+    then the regenerated answer shown again (active branch 1)."""
+    session = services.start_session(user_id=user.pk, title="Branches")
+    shown: dict[str, ChatMessage] = {}
+    for number in (1, 2):
+        question = services.append_message(session=session, role="user", content=f"q{number}")
+        answer, _ = services.record_reply(
+            session=session, reply=Reply(content=f"a{number}"), parent_message_id=question.message_id
+        )
+        shown[f"q{number}"], shown[f"a{number}"] = question, answer
+    session = ChatSession.objects.get(pk=session.pk)
+    shown["a1'"], _ = services.record_reply(
+        session=session,
+        reply=Reply(content="a1 again"),
+        parent_message_id=shown["q1"].message_id,
+        fork_of=shown["a1"],
+    )
+    session = ChatSession.objects.get(pk=session.pk)
+    shown["q1'"] = services.append_message(
+        session=session, role="user", content="q1 edited", fork_of=shown["q1"]
+    )
+    services.record_reply(
+        session=session, reply=Reply(content="a1 edited"), parent_message_id=shown["q1'"].message_id
+    )
+    services.switch_branch(session=ChatSession.objects.get(pk=session.pk), message=shown["a1'"])
+    return ChatSession.objects.get(pk=session.pk), shown
+
+
+def test_a_branched_conversation_round_trips_through_the_medibot_zip_exactly(tmp_path: Path) -> None:
+    alice, bob = make_user(username="alice-branched-zip"), make_user(username="bob-branched-zip")
+    session, _ = branched_session(alice)
+    export = write_zip(alice, tmp_path / "medibot-chats.zip")
+
+    result = migrate_chats("--source", "medibot", "--path", str(export), "--user", "bob-branched-zip")
+
+    assert result.code == 0, result.out + result.err
+    assert "inserted 7 +" in result.out
+    copy = document(bob.pk, session.session_id)
+    assert copy == document(alice.pk, session.session_id)
+    assert (copy["session"][-2], len(copy["session"][-1]), copy["session"][5]) == (1, 2, 7)
+
+
+def test_a_branched_conversation_leaves_as_open_webui_and_comes_back_with_the_same_leaf_shown(
+    tmp_path: Path,
+) -> None:
+    alice, bob = make_user(username="alice-branched-owui"), make_user(username="bob-branched-owui")
+    session, shown = branched_session(alice)
+    export = tmp_path / "openwebui.json"
+    export.write_text("".join(exporters.open_webui_lines(alice.pk)))
+    chat = json.loads(export.read_text())[0]["chat"]
+
+    result = migrate_chats("--source", "openwebui", "--path", str(export), "--user", "bob-branched-owui")
+
+    assert len(chat["history"]["messages"]) == 7
+    assert chat["history"]["currentId"] == shown["a1'"].message_id
+    assert [m["id"] for m in chat["messages"]] == [shown["q1"].message_id, shown["a1'"].message_id]
+    assert result.code == 0, result.out + result.err
+    copy = selectors.get_session(user_id=bob.pk, session_id=session.session_id)
+    assert copy.message_count == 7
+    assert [m.message_id for m in selectors.iter_session_messages(session=copy)] == [
+        shown["q1"].message_id,
+        shown["a1'"].message_id,
+    ]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(bob)}")
+    versions = client.get(f"/api/chat/messages/{shown['a1'].message_id}/siblings")
+    assert [m["message_id"] for m in versions.json()["results"]] == [
+        shown["a1"].message_id,
+        shown["a1'"].message_id,
+    ]
+
+
+def test_the_nightly_backup_of_a_branched_conversation_restores_every_branch_through_the_json_source(
+    tmp_path: Path,
+) -> None:
+    alice = make_user(username="alice-branched-backup")
+    session, _ = branched_session(alice)
+    before = document(alice.pk, session.session_id)
+    backups.backup_changed_sessions(directory=str(tmp_path))
+    services.delete_session_permanently(session=session)
+
+    result = migrate_chats("--source", "json", "--path", str(tmp_path))
+
+    assert result.code == 0, result.out + result.err
+    assert "inserted 7 +" in result.out
+    assert document(alice.pk, session.session_id) == before

@@ -3,7 +3,10 @@ medibot`` into another account → the same conversation, by per-conversation ha
 importing the same export again writes nothing.
 
 Conversations are random: unicode titles, tags and texts, nested metadata, citations,
-attachments, votes with reasons, token usage with costs.
+attachments, votes with reasons, token usage with costs, and branches (edited questions and
+regenerated answers anywhere in the conversation, another branch shown): the document compared
+holds every branch's messages with their (branch, order), the session's fork table and active
+branch, and the shown path.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import User
-from chats import backups, exporters, services
-from chats.models import ChatSession
+from chats import backups, branches, exporters, selectors, services
+from chats.models import ChatMessage, ChatSession
 from chats.responders.base import Reply
 from tests.chats.test_portability import document, migrate_chats, snapshot
 from tests.factories import make_user
@@ -66,6 +69,12 @@ CONVERSATION = st.fixed_dictionaries(
         "tags": st.lists(TEXT.map(lambda text: text.strip()[:20]), max_size=3, unique=True),
         "metadata": st.dictionaries(KEY, JSONISH, max_size=3),
         "turns": st.lists(TURN, max_size=4),
+        # Edits (of a question) and regenerations (of an answer) of any message so far, on any
+        # branch: (kind, which message, the new question or answer, the answer to an edit).
+        "forks": st.lists(
+            st.tuples(st.sampled_from(["edit", "regenerate"]), st.integers(0, 99), TEXT, TEXT), max_size=3
+        ),
+        "switch_to": st.none() | st.integers(0, 99),
     }
 )
 
@@ -94,7 +103,63 @@ def create(user: User, spec: dict[str, Any]) -> ChatSession:
         )
         if turn["vote"]:
             services.vote(message=answer, user_id=user.pk, vote_type=turn["vote"][0], reason=turn["vote"][1])
+    fork(session, spec["forks"], spec["switch_to"])
     return ChatSession.objects.get(pk=session.pk)
+
+
+def fork(session: ChatSession, forks: list[tuple[str, int, str, str]], switch_to: int | None) -> None:
+    """Branches made the way the page makes them: an edited question answered again, a regenerated
+    answer; then perhaps another branch shown."""
+    for kind, pick, text, answer in forks:
+        session = ChatSession.objects.get(pk=session.pk)
+        stored = list(ChatMessage.objects.filter(user_id=session.user_id, session_id=session.pk))
+        role = "user" if kind == "edit" else "assistant"
+        candidates = sorted((m for m in stored if m.role == role), key=lambda m: (m.branch, m.order))
+        if not candidates:
+            continue
+        old = candidates[pick % len(candidates)]
+        if kind == "edit":
+            question = services.append_message(session=session, role="user", content=text, fork_of=old)
+            services.record_reply(
+                session=session,
+                reply=Reply(content=answer, model="m1"),
+                parent_message_id=question.message_id,
+            )
+        else:
+            services.record_reply(
+                session=session,
+                reply=Reply(content=text, model="m1"),
+                parent_message_id=old.parent_message_id,
+                fork_of=old,
+            )
+    stored = sorted(
+        ChatMessage.objects.filter(user_id=session.user_id, session_id=session.pk),
+        key=lambda m: (m.branch, m.order),
+    )
+    if switch_to is not None and stored:
+        fresh = ChatSession.objects.get(pk=session.pk)
+        services.switch_branch(session=fresh, message=stored[switch_to % len(stored)])
+
+
+def tree(user_id: int, session_id: str) -> dict[str, Any]:
+    """The conversation as a tree, whatever its branch numbering: each message's parent (by
+    position in the branch table), role and text; the shown path; how many messages."""
+    session = selectors.get_session(user_id=user_id, session_id=session_id)
+    table = branches.of_session(session)
+    messages = list(selectors.iter_every_message(session=session))
+    at = {(m.branch, m.order): m.message_id for m in messages}
+
+    def parent(message: ChatMessage) -> str | None:
+        branch, order = branches.parent_position(table, message.branch, message.order)
+        while branch != 0 and order < table[branch].first:
+            branch = table[branch].parent
+        return at.get((branch, order))
+
+    return {
+        "messages": {m.message_id: (parent(m), m.role, m.content) for m in messages},
+        "shown": [m.message_id for m in selectors.iter_session_messages(session=session)],
+        "message_count": session.message_count,
+    }
 
 
 def conversation_hash(conversation: dict[str, Any]) -> str:
@@ -152,3 +217,15 @@ def test_every_export_imports_back_identically_and_a_second_import_is_a_no_op(
         assert again.code == 0, f"{fmt}: {again.out}{again.err}"
         assert "inserted 0 +" in again.out, fmt
         assert snapshot() == before, fmt
+
+    # Open WebUI's format is a tree too: every branch leaves, the shown one comes back shown.
+    target = make_user(username=f"prop-openwebui-{number}")
+    open_webui = directory / "openwebui.json"
+    open_webui.write_text("".join(exporters.open_webui_lines(owner.pk)))
+    args = ["--source", "openwebui", "--path", str(open_webui), "--user", target.username]
+    first = migrate_chats(*args)
+    assert first.code == 0, f"openwebui: {first.out}{first.err}"
+    assert tree(target.pk, session.session_id) == tree(owner.pk, session.session_id)
+    before = snapshot()
+    assert "inserted 0 +" in migrate_chats(*args, "--restart").out
+    assert snapshot() == before

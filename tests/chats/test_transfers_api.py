@@ -91,10 +91,12 @@ def test_a_chatgpt_export_imports_into_the_callers_account_with_its_counts(
         "chatgpt",
         None,
     )
-    assert body["result"]["read"] == body["result"]["inserted"] == 4
+    assert (
+        body["result"]["read"] == body["result"]["inserted"] == 5
+    )  # every branch: the regenerated answer too
     assert (body["result"]["sessions_inserted"], body["result"]["quarantined"]) == (2, 0)
     assert body["result"]["quarantine"] == []
-    assert body["progress"]["read"] == 4
+    assert body["progress"]["read"] == 5
     assert session_titles(client) == ["Rash photo", "Sleep and caffeine"]
 
 
@@ -118,7 +120,7 @@ def test_a_zipped_export_imports_the_same(worker: None, client: APIClient, pat: 
 
     body = wait_until_done(client, upload(client, export).json()["status_url"])
 
-    assert (body["state"], body["result"]["inserted"]) == ("finished", 4)
+    assert (body["state"], body["result"]["inserted"]) == ("finished", 5)
     assert session_titles(client) == ["Rash photo", "Sleep and caffeine"]
 
 
@@ -127,8 +129,8 @@ def test_importing_the_same_export_again_changes_nothing(worker: None, client: A
 
     again = wait_until_done(client, upload(client, CHATGPT).json()["status_url"])
 
-    assert (again["result"]["inserted"], again["result"]["already_present"]) == (0, 4)
-    assert ChatMessage.objects.filter(user_id=pat.pk).count() == 4
+    assert (again["result"]["inserted"], again["result"]["already_present"]) == (0, 5)
+    assert ChatMessage.objects.filter(user_id=pat.pk).count() == 5
 
 
 def test_nobody_else_gets_the_imported_conversations(worker: None, client: APIClient, pat: User) -> None:

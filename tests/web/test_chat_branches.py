@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from playwright.sync_api import Locator, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
@@ -105,3 +107,22 @@ def test_edit_and_resend_replaces_the_message_and_its_answer(
     screenshot(page, "43-edited-and-resent-2-of-2")
     page.reload()
     expect(page.locator(".message--user .message-text").last).to_have_text("I have a headache since noon.")
+
+
+def test_an_imported_conversation_shows_its_active_branch_and_the_other_version_is_one_click_away(
+    live_server: LiveServer, page: Page, patient: User
+) -> None:
+    fixture = Path(__file__).parents[1] / "chats" / "importer_fixtures" / "chatgpt_conversations.json"
+    call_command("migrate_chats", "--source", "chatgpt", "--path", str(fixture), "--user", patient.username)
+    sign_in(page, live_server)
+
+    page.goto(f"{live_server.url}/c/c1a2b3c4-1111-4222-8333-944455556666")
+
+    expect(replies(page).last).to_contain_text("caffeine's half-life")
+    navigation = last_reply(page).get_by_role("group", name="Versions of this message")
+    expect(navigation).to_contain_text("2/2")
+    screenshot(page, "42-imported-chatgpt-branch-2-of-2")
+    navigation.get_by_role("button", name="Previous version").click()
+    expect(replies(page).last).to_contain_text("A first answer that was regenerated.")
+    page.reload()
+    expect(replies(page).last).to_contain_text("A first answer that was regenerated.")
