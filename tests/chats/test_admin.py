@@ -212,7 +212,7 @@ def test_migration_runs_and_quarantined_rows_are_browsable_and_read_only(
     shutil.copytree(Path(__file__).parent / "importer_fixtures" / "hybrid_store", store)
     with pytest.raises(CommandError, match="quarantined"):
         call_command("migrate_chats", "--source", "json", "--path", str(store), verbosity=0)
-    run = MigrationRun.objects.get()
+    run = MigrationRun.objects.get(source="json")
     quarantined = QuarantinedRow.objects.get(key="file:broken.json")
 
     runs_page = admin_client_for_staff.get("/admin/chats/migrationrun/")

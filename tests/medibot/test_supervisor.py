@@ -32,12 +32,27 @@ def _wait_for(condition: object, seconds: float) -> None:
     raise AssertionError("condition not met in time")
 
 
+def _command_line(process: psutil.Process) -> str:
+    """The process's command line; empty once it is a zombie or gone (it may exit while we look)."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return ""
+
+
 def _sleepers(pid: int) -> int:
-    return sum("sleep(600)" in " ".join(p.cmdline()) for p in _descendants(pid))
+    return sum("sleep(600)" in _command_line(p) for p in _descendants(pid))
+
+
+def _exited(process: psutil.Process) -> bool:
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def _gone(processes: list[psutil.Process]) -> bool:
-    return all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in processes)
+    return all(_exited(p) for p in processes)
 
 
 def test_stop_kills_a_server_that_ignores_sigterm_after_the_grace_period() -> None:
