@@ -69,7 +69,8 @@ def build_dataset(*, session_lengths: list[int], session_counts: list[int], seed
     for length, actor in zip(session_lengths, actors[1:], strict=False):
         [session] = generator.sessions_for(user_id=actor.user_id, sessions=1, messages=length)
         dataset.long_sessions[length] = (actor, session)
-    for count, actor in zip(session_counts, actors[1 + len(session_lengths) :], strict=True):
+    owners = actors[1 + len(session_lengths) : 1 + len(session_lengths) + len(session_counts)]
+    for count, actor in zip(session_counts, owners, strict=True):  # the last actor owns the fork
         generator.sessions_for(user_id=actor.user_id, sessions=count, messages=2)
         dataset.session_owners[count] = actor
     headline_length = max(length for length in session_lengths if length <= 10_000)
