@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import httpx
+import pymongo
 from bson import Int64
 from django.conf import settings
 from pymongo.database import Database
@@ -108,7 +109,8 @@ def add_fork(session: ChatSession, *, parent: int, first: int, count: int) -> No
         )
         for order in range(first, first + count)
     ]
-    store.collection(ChatMessage).insert_many(documents, ordered=False)
+    with pymongo.timeout(120):  # a bulk load, not a request: the request timeout does not apply
+        store.collection(ChatMessage).insert_many(documents, ordered=False)
     fork = builders.fork(id=branch, parent=parent, first=first, tip=first + count - 1)
     store.collection(ChatSession).update_one(
         store.owned(session),
