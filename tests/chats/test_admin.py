@@ -210,10 +210,13 @@ def test_migration_runs_and_quarantined_rows_are_browsable_and_read_only(
 
     store = tmp_path / "store"
     shutil.copytree(Path(__file__).parent / "importer_fixtures" / "hybrid_store", store)
+    # Other tests' runs may still be in the chats store (a non-transactional test's import is not
+    # rolled back there): read the run this command made, not "the" json run.
+    earlier_runs = list(MigrationRun.objects.values_list("id", flat=True))
     with pytest.raises(CommandError, match="quarantined"):
         call_command("migrate_chats", "--source", "json", "--path", str(store), verbosity=0)
-    run = MigrationRun.objects.get(source="json")
-    quarantined = QuarantinedRow.objects.get(key="file:broken.json")
+    run = MigrationRun.objects.exclude(id__in=earlier_runs).get(source="json")
+    quarantined = QuarantinedRow.objects.get(run_id=run.id, key="file:broken.json")
 
     runs_page = admin_client_for_staff.get("/admin/chats/migrationrun/")
     rows_page = admin_client_for_staff.get("/admin/chats/quarantinedrow/?reason=unparseable+JSON")
