@@ -225,10 +225,13 @@ def proximity(text: str, groups: Iterable[set[str]]) -> int:
 def snippet(text: str, terms: Iterable[str], *, width: int = SNIPPET_CHARS) -> str:
     """HTML-escaped excerpt around the first match with every matched word in ``<mark>``."""
     wanted = set(terms)
+    seen: dict[str, bool] = {}  # a word repeats in a text: fold and stem it once
 
     def matched(word: str) -> bool:
-        folded = fold(word)
-        return folded in wanted or any(stem(folded, language) in wanted for language in LANGUAGES)
+        if word not in seen:
+            folded = fold(word)
+            seen[word] = folded in wanted or any(stem(folded, language) in wanted for language in LANGUAGES)
+        return seen[word]
 
     matches = [m for m in _WORD.finditer(text) if matched(m.group())]
     start = 0

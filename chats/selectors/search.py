@@ -240,7 +240,12 @@ def _walk(
     walk is not over (unread buckets only hold older postings); until then the walk reads the
     buckets of the term that holds it back."""
     budget = max(1, BUDGET_FACTOR * size // search.BUCKET_SIZE)
-    _read(user_id, walk, [key for key, bucket in walk.next_bucket.items() if bucket >= 0])
+    # The first read takes the buckets a full page needs (one more than the page's own, since a
+    # term's oldest posting read is not emitted until the bucket below it is read), shared among
+    # the driver's terms: one query where a bucket at a time took two for a common word.
+    first = [key for key, bucket in walk.next_bucket.items() if bucket >= 0]
+    needed = -(-(size + 1) // search.BUCKET_SIZE) + 1
+    _read(user_id, walk, first, buckets=max(1, min(needed, budget) // max(1, len(first))))
     while True:
         active = [key for key, bucket in walk.next_bucket.items() if bucket >= 0]
         floors = [walk.oldest.get(key) for key in active]

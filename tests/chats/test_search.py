@@ -167,6 +167,24 @@ def test_every_search_query_is_an_index_scan_bounded_by_the_page_size() -> None:
             assert stats["totalDocsExamined"] <= 4 * 20, (query, collection, stats)
 
 
+def test_a_common_words_first_page_reads_its_postings_in_one_query() -> None:
+    session = bulk_messages(session=services.start_session(user_id=next_user_id()), count=200)
+    pages: list[selectors.SearchResult] = []
+
+    aggregations = captured_aggregations(
+        lambda: pages.append(selectors.search_chats(query="blood", user_id=session.user_id, limit=20))
+    )
+
+    postings_reads = [
+        pipeline
+        for collection, pipeline in aggregations
+        if collection == "chat_messages" and "search_postings" in str(pipeline)
+    ]
+    assert len(pages[0].messages) == 20
+    assert pages[0].has_more
+    assert len(postings_reads) == 1, postings_reads
+
+
 def test_rebuild_search_restores_postings_and_vocabulary(capsys: pytest.CaptureFixture[str]) -> None:
     session = _session_with("A bad headache and nausea", "my diabetes diary")
     store.collection(ChatMessage).update_many(
