@@ -222,16 +222,29 @@ def proximity(text: str, groups: Iterable[set[str]]) -> int:
     return min(max(combo) - min(combo) + 1 for combo in itertools.product(*[p[:8] for p in positions]))
 
 
-def snippet(text: str, terms: Iterable[str], *, width: int = SNIPPET_CHARS) -> str:
-    """HTML-escaped excerpt around the first match with every matched word in ``<mark>``."""
+@lru_cache(maxsize=65536)
+def _forms(word: str) -> frozenset[str]:
+    """A word of a text as a query term may name it: folded, and stemmed in every language (a
+    snippet marks a word when one of these is a matched term; cached like ``stem``)."""
+    folded = fold(word)
+    return frozenset({folded, *(stem(folded, language) for language in LANGUAGES)})
+
+
+def snippet(
+    text: str, terms: Iterable[str], *, width: int = SNIPPET_CHARS, user_id: int | None = None
+) -> str:
+    """HTML-escaped excerpt around the first match with every matched word in ``<mark>``.
+
+    ``terms`` are stored keys: with ``user_id``, a word's forms go through that user's
+    ``search_key`` first (with encryption on the keys are keyed hashes, not words)."""
     wanted = set(terms)
-    seen: dict[str, bool] = {}  # a word repeats in a text: fold and stem it once
+    owner = user_id if crypto.enabled() else None
 
     def matched(word: str) -> bool:
-        if word not in seen:
-            folded = fold(word)
-            seen[word] = folded in wanted or any(stem(folded, language) in wanted for language in LANGUAGES)
-        return seen[word]
+        forms = _forms(word)
+        if owner is not None:
+            forms = frozenset(search_key(owner, form) for form in forms)
+        return not wanted.isdisjoint(forms)
 
     matches = [m for m in _WORD.finditer(text) if matched(m.group())]
     start = 0

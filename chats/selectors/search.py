@@ -337,7 +337,7 @@ def _hits(
             SearchHit(
                 message=message,
                 session=live[message.session_id],
-                snippet=search.snippet(message.content, marked),
+                snippet=search.snippet(message.content, marked, user_id=user_id),
                 score=_score(message, words, parsed, rank=rank) if scored else 0.0,
             )
         )

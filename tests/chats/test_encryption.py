@@ -347,6 +347,9 @@ def test_search_works_on_keyed_terms_with_nothing_readable_at_rest(alice: APICli
 
     assert 1 in [m["order"] for m in prefix["messages"]]
     assert 1 in [m["order"] for m in typo["messages"]]
+    # The snippet marks the matched words although the stored terms are keyed hashes.
+    assert "<mark>headache</mark>" in prefix["messages"][0]["snippet"]
+    assert "<mark>diabetes</mark>" in typo["messages"][0]["snippet"]
     assert {m["session_id"] for m in prefix["messages"] + typo["messages"]} == {mine["session_id"]}
     stored = raw_bytes(ChatMessage, ChatSession, SearchTerm, user_id=patient.pk)
     for word in (b"headach", b"diabet", b"monday", b"lunch"):
