@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from django.http import HttpRequest
 
@@ -91,6 +91,18 @@ class MessageWindow:
     after: int | None
 
 
+@overload
+def _read_shared(
+    *, clinician: Any, session_id: str, window: None, request: HttpRequest | None
+) -> tuple[SharedConversation, None]: ...
+
+
+@overload
+def _read_shared(
+    *, clinician: Any, session_id: str, window: MessageWindow, request: HttpRequest | None
+) -> tuple[SharedConversation, MessagePage]: ...
+
+
 def _read_shared(
     *, clinician: Any, session_id: str, window: MessageWindow | None, request: HttpRequest | None
 ) -> tuple[SharedConversation, MessagePage | None]:
@@ -136,11 +148,9 @@ def shared_messages(
 ) -> tuple[SharedConversation, MessagePage]:
     """A page of a shared conversation's messages (the same page read as the patient's own);
     audited as one read of the conversation naming the messages shown."""
-    shared, page = _read_shared(
+    return _read_shared(
         clinician=clinician,
         session_id=session_id,
         window=MessageWindow(limit=limit, before=before, after=after),
         request=request,
     )
-    assert page is not None  # a window always reads a page
-    return shared, page
