@@ -18,6 +18,7 @@ from accounts import selectors as people
 from accounts.admin_people import person_filter
 from audit import selectors
 from audit.models import AuditEvent, ChainHead
+from medibot.read_only_admin import ReadOnlyAdmin
 
 
 class AuditEventChangeList(ChangeList):
@@ -37,17 +38,6 @@ def _person(users: dict[int, Any], user_id: int | None, *, nobody: str) -> str:
         return nobody
     user = users.get(user_id)
     return f"{user.get_username()} (#{user_id})" if user else f"#{user_id}"
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(AuditEvent)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from django.http import HttpRequest
 
@@ -47,6 +47,17 @@ class SharedPage:
     next_cursor: int | None
 
 
+def _read_access(shared: SharedConversation, detail: str) -> Access:
+    """The audit event of one read of a shared conversation, owned by its patient."""
+    return Access(
+        AuditEvent.Action.READ,
+        CHAT_SESSION,
+        shared.session.session_id,
+        shared.patient_user_id,
+        detail=detail,
+    )
+
+
 def shared_with_me(
     *, clinician: Any, cursor: int | None, size: int, request: HttpRequest | None
 ) -> SharedPage:
@@ -66,48 +77,63 @@ def shared_with_me(
         if share.session_id in sessions[int(share.patient.user_id)]
     ]
     record_accesses(
-        actor=clinician,
-        accesses=[
-            Access(
-                AuditEvent.Action.READ,
-                CHAT_SESSION,
-                item.session.session_id,
-                item.patient_user_id,
-                detail=SHARED_DETAIL,
-            )
-            for item in items
-        ],
-        request=request,
+        actor=clinician, accesses=[_read_access(item, SHARED_DETAIL) for item in items], request=request
     )
     return SharedPage(items=items, next_cursor=page[-1].pk if more and page else None)
 
 
-def _shared(clinician: Any, session_id: str) -> SharedConversation:
+@dataclass(frozen=True)
+class MessageWindow:
+    """Which page of messages to read: the newest ``limit``, or ``limit`` before/after an order."""
+
+    limit: int
+    before: int | None
+    after: int | None
+
+
+@overload
+def _read_shared(
+    *, clinician: Any, session_id: str, window: None, request: HttpRequest | None
+) -> tuple[SharedConversation, None]: ...
+
+
+@overload
+def _read_shared(
+    *, clinician: Any, session_id: str, window: MessageWindow, request: HttpRequest | None
+) -> tuple[SharedConversation, MessagePage]: ...
+
+
+def _read_shared(
+    *, clinician: Any, session_id: str, window: MessageWindow | None, request: HttpRequest | None
+) -> tuple[SharedConversation, MessagePage | None]:
+    """The one read path into a shared conversation: the access check, then the conversation alone
+    (``window`` None) or a page of its messages, then one audited read naming what was shown."""
     share = ehr_selectors.share_for_clinician(clinician=clinician, session_id=session_id)
     if share is None:
         raise SessionNotFound()
     session = selectors.get_session(user_id=int(share.patient.user_id), session_id=share.session_id)
-    return SharedConversation(share, session)
+    shared = SharedConversation(share, session)
+    page: MessagePage | None = None
+    detail = SHARED_DETAIL
+    if window is not None:
+        page = selectors.message_page(
+            session=session, limit=window.limit, before=window.before, after=window.after
+        )
+        orders = [message.order for message in page.items]
+        detail = (
+            f"messages {min(orders)}-{max(orders)} of {session.message_count}, {SHARED_DETAIL}"
+            if orders
+            else f"no messages, {SHARED_DETAIL}"
+        )
+    record_accesses(actor=clinician, accesses=[_read_access(shared, detail)], request=request)
+    return shared, page
 
 
 def shared_conversation(
     *, clinician: Any, session_id: str, request: HttpRequest | None
 ) -> SharedConversation:
     """One shared conversation (its title and counts); audited as a read of the conversation."""
-    shared = _shared(clinician, session_id)
-    record_accesses(
-        actor=clinician,
-        accesses=[
-            Access(
-                AuditEvent.Action.READ,
-                CHAT_SESSION,
-                shared.session.session_id,
-                shared.patient_user_id,
-                detail=SHARED_DETAIL,
-            )
-        ],
-        request=request,
-    )
+    shared, _ = _read_shared(clinician=clinician, session_id=session_id, window=None, request=request)
     return shared
 
 
@@ -122,25 +148,9 @@ def shared_messages(
 ) -> tuple[SharedConversation, MessagePage]:
     """A page of a shared conversation's messages (the same page read as the patient's own);
     audited as one read of the conversation naming the messages shown."""
-    shared = _shared(clinician, session_id)
-    page = selectors.message_page(session=shared.session, limit=limit, before=before, after=after)
-    orders = [message.order for message in page.items]
-    shown = (
-        f"messages {min(orders)}-{max(orders)} of {shared.session.message_count}, {SHARED_DETAIL}"
-        if orders
-        else f"no messages, {SHARED_DETAIL}"
-    )
-    record_accesses(
-        actor=clinician,
-        accesses=[
-            Access(
-                AuditEvent.Action.READ,
-                CHAT_SESSION,
-                shared.session.session_id,
-                shared.patient_user_id,
-                detail=shown,
-            )
-        ],
+    return _read_shared(
+        clinician=clinician,
+        session_id=session_id,
+        window=MessageWindow(limit=limit, before=before, after=after),
         request=request,
     )
-    return shared, page

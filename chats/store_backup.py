@@ -9,7 +9,6 @@ from ``migrate --database chats``) and refuses to mix with existing documents.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pymongo
 from bson import json_util
 
 from chats import store
+from chats.checksums import sha256_file
 from medibot.mongodb.shard_guard import unscoped
 
 MANIFEST = "manifest.json"
@@ -39,14 +39,6 @@ class StoreBackupReport:
     @property
     def documents(self) -> int:
         return sum(self.collections.values())
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def dump_chat_store(*, directory: str | Path) -> StoreBackupReport:
@@ -70,7 +62,7 @@ def dump_chat_store(*, directory: str | Path) -> StoreBackupReport:
                     out.write("\n")
                     count += 1
             counts[name] = count
-            files[name] = {"file": path.name, "documents": count, "sha256": _sha256(path)}
+            files[name] = {"file": path.name, "documents": count, "sha256": sha256_file(path)}
     manifest = {"database": database.name, "collections": files}
     partial = root / f"{MANIFEST}.partial"
     partial.write_text(json.dumps(manifest, indent=2))
@@ -87,7 +79,7 @@ def restore_chat_store(*, directory: str | Path) -> StoreBackupReport:
         raise RestoreRefused(f"no readable {MANIFEST} in {root}") from exc
     entries: dict[str, dict[str, Any]] = manifest["collections"]
     for entry in entries.values():
-        if _sha256(root / entry["file"]) != entry["sha256"]:
+        if sha256_file(root / entry["file"]) != entry["sha256"]:
             raise RestoreRefused(f"{entry['file']} does not match its checksum: the backup is damaged")
     database = store.raw_database()  # as stored: encrypted content stays encrypted in the dump
     counts: dict[str, int] = {}

@@ -37,25 +37,30 @@ def wait_for_port(
     raise RuntimeError(f"SecantusDB did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
 
 
+def _secantus_argv(*, port: int, storage_path: str) -> list[str]:
+    """The server's fixed command line: loopback only, warnings and worse logged."""
+    return [
+        sys.executable,
+        "-m",
+        "secantus",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        storage_path,
+        "--log-level",
+        "WARNING",
+    ]
+
+
 def start_secantus(*, port: int, storage_path: str, log_path: Path | None = None) -> subprocess.Popen[bytes]:
     """Start ``python -m secantus`` in its own process group; returns once it accepts connections."""
     if storage_path != ":memory:":
         Path(storage_path).mkdir(parents=True, exist_ok=True)
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(  # noqa: S603  # nosec B603 - fixed argv, no shell
-        [
-            sys.executable,
-            "-m",
-            "secantus",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--storage-path",
-            storage_path,
-            "--log-level",
-            "WARNING",
-        ],
+        _secantus_argv(port=port, storage_path=storage_path),
         stdout=output,
         stderr=output,
         start_new_session=True,
@@ -106,19 +111,7 @@ def main() -> None:
     Path(args.storage_path).mkdir(parents=True, exist_ok=True)
     os.execv(  # noqa: S606  # nosec B606 - fixed argv: replaces this process with the server
         sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "secantus",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(args.port),
-            "--storage-path",
-            args.storage_path,
-            "--log-level",
-            "WARNING",
-        ],
+        _secantus_argv(port=args.port, storage_path=args.storage_path),
     )
 
 

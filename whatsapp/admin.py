@@ -4,23 +4,10 @@ Message text is never shown (it is cleared once handed on, and excluded while it
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from medibot.read_only_admin import ReadOnlyAdmin
 from whatsapp.models import Contact, InboundMessage, OutboundReply
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Contact)

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
-from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit import selectors
 from audit.api.serializers import AccessLogEntryOutput
 from audit.models import AuditEvent
+from medibot.pagination import StrictCursorPagination
 
 
-class AccessLogPagination(CursorPagination):
+class AccessLogPagination(StrictCursorPagination):
     ordering = "-sequence"
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-    def decode_cursor(self, request: Request) -> Cursor | None:
-        """A malformed cursor is bad input (400), not a missing page."""
-        try:
-            return super().decode_cursor(request)
-        except NotFound as exc:
-            raise ValidationError(
-                {"cursor": ["Invalid cursor: use the next/previous links as given."]}
-            ) from exc
 
 
 class MyAccessLogApi(ListModelMixin, GenericAPIView):

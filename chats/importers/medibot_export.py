@@ -20,7 +20,6 @@ came from) inserts only what is missing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from chats.checksums import sha256_file, sha256_stream
 from chats.importers import values
 from chats.importers.json_files import conversation_files
 from chats.importers.records import (
@@ -59,22 +59,6 @@ class UnknownAccount(ValueError):
     pass
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _sha256_member(archive: zipfile.ZipFile, name: str) -> str:
-    digest = hashlib.sha256()
-    with archive.open(name) as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_zip(path: Path) -> list[str]:
     """The session files of an "export all" zip, in order, once every checksum holds."""
     with zipfile.ZipFile(path) as archive:
@@ -96,7 +80,9 @@ def verify_zip(path: Path) -> list[str]:
         for name, expected in sorted(listed.items()):
             if name not in names:
                 raise ManifestMismatch(f"{name} is listed in {ZIP_MANIFEST} but missing from the zip")
-            if _sha256_member(archive, name) != expected:
+            with archive.open(name) as member:
+                actual = sha256_stream(member)
+            if actual != expected:
                 raise ManifestMismatch(
                     f"{name} does not match its SHA-256 in {ZIP_MANIFEST}: the export was changed"
                 )
@@ -119,7 +105,7 @@ def verify_backup(root: Path) -> None:
         relative = "/".join(parts)
         if relative not in expected:
             raise ManifestMismatch(f"{relative} is not listed in any backup manifest")
-        if _sha256_file(root.joinpath(*parts)) != expected[relative]:
+        if sha256_file(root.joinpath(*parts)) != expected[relative]:
             raise ManifestMismatch(f"{relative} does not match its SHA-256 in the backup manifests")
 
 

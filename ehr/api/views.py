@@ -13,10 +13,10 @@ from typing import Any
 from django.db.models import Model, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend, FilterSet
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
-from rest_framework.pagination import BasePagination, Cursor, CursorPagination
+from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,6 +25,7 @@ from ehr import access, selectors, services
 from ehr.api import serializers as io
 from ehr.api.filters import PatientFilter
 from ehr.models import PatientProfile, PatientRecord
+from medibot.pagination import StrictCursorPagination
 
 ACTION_BY_METHOD = {
     "POST": AuditEvent.Action.CREATE,
@@ -34,21 +35,10 @@ ACTION_BY_METHOD = {
 }
 
 
-class EhrCursorPagination(CursorPagination):
+class EhrCursorPagination(StrictCursorPagination):
     """Newest first, bounded pages; a malformed cursor is a 400."""
 
     ordering = "-id"
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-    def decode_cursor(self, request: Request) -> Cursor | None:
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound as exc:
-            raise exceptions.ValidationError(
-                {"cursor": ["Invalid cursor: use the next/previous links as given."]}
-            ) from exc
 
 
 class PatientCursorPagination(EhrCursorPagination):

@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from tests.chats.importer_support import empty_migration_collections
 from tests.factories import UserFactory, make_staff
 
 
@@ -45,3 +46,10 @@ def mallory(intruder: User) -> APIClient:
 @pytest.fixture
 def staff_client(staff: User) -> APIClient:
     return client_for(staff)
+
+
+@pytest.fixture
+def fresh_migration_collections() -> None:
+    """For the ``migrate_chats`` tests (``pytest.mark.usefixtures``): no run, lock or quarantine
+    entry of an earlier test is left, since no flush empties those collections."""
+    empty_migration_collections()

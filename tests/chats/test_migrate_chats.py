@@ -34,12 +34,15 @@ from chats import builders, selectors, store
 from chats.importers import runs
 from chats.importers.mysql_connection import MySQLSource
 from chats.models import ChatMessage, ChatSession, DailyChatStats
+from tests.chats.importer_support import FIXTURES, migrate_chats
 from tests.factories import make_staff, make_user
 from tests.support.processes import Background, child_env, poll
 
-pytestmark = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
+pytestmark = [
+    pytest.mark.django_db(databases=["default", "chats"], transaction=True),
+    pytest.mark.usefixtures("fresh_migration_collections"),
+]
 
-FIXTURES = Path(__file__).parent / "importer_fixtures"
 T0 = datetime(2024, 3, 1, 9, 0, 0, tzinfo=UTC)
 CHAT_HISTORY = """
     CREATE TABLE chat_history (
@@ -122,30 +125,6 @@ def legacy_mysql() -> Iterator[LegacyMySQL]:
     with admin.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
     admin.close()
-
-
-@pytest.fixture(autouse=True)
-def fresh_migration_collections() -> None:
-    """The run, lock and quarantine collections have no Django model, so no flush empties them."""
-    database = store.database()
-    for name in (runs.RUNS, runs.LOCKS, runs.ITEMS, runs.QUARANTINE):
-        database[name].delete_many({})
-
-
-@dataclass
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-
-def migrate_chats(*args: str) -> Outcome:
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("migrate_chats", *args, stdout=out, stderr=err)
-    except CommandError as exc:
-        return Outcome(exc.returncode, out.getvalue(), err.getvalue() + str(exc))
-    return Outcome(0, out.getvalue(), err.getvalue())
 
 
 def at(minutes: float) -> datetime:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from tests.chats.test_migrate_chats import FIXTURES, hybrid_store, migrate_chats
+from tests.chats.importer_support import FIXTURES, migrate_chats
+from tests.chats.test_migrate_chats import hybrid_store
 from tests.factories import make_user
 from tests.support.processes import MongoServer, child_env, manage
 

@@ -17,19 +17,15 @@ attachments, non-text content blocks, unicode and malformed rows with their quar
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from accounts.models import User
 from chats import selectors, store
@@ -38,36 +34,14 @@ from chats.importers.records import MessageRecord
 from chats.importers.sources import open_source
 from chats.models import ChatMessage, ChatSession
 from tests.chats.conftest import client_for
+from tests.chats.importer_support import FIXTURES, Outcome, migrate_chats
 from tests.factories import make_user
 from tests.support.processes import ROOT, MongoServer, child_env
 
-pytestmark = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
-
-FIXTURES = Path(__file__).parent / "importer_fixtures"
-
-
-@pytest.fixture(autouse=True)
-def fresh_migration_collections() -> None:
-    """The run, lock and quarantine collections have no Django model, so no flush empties them."""
-    database = store.database()
-    for name in (runs.RUNS, runs.LOCKS, runs.ITEMS, runs.QUARANTINE):
-        database[name].delete_many({})
-
-
-@dataclass
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-
-def migrate_chats(*args: str) -> Outcome:
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("migrate_chats", *args, stdout=out, stderr=err)
-    except CommandError as exc:
-        return Outcome(exc.returncode, out.getvalue(), err.getvalue() + str(exc))
-    return Outcome(0, out.getvalue(), err.getvalue())
+pytestmark = [
+    pytest.mark.django_db(databases=["default", "chats"], transaction=True),
+    pytest.mark.usefixtures("fresh_migration_collections"),
+]
 
 
 def thread(user: User, session_id: str) -> list[ChatMessage]:

@@ -7,36 +7,27 @@ vote and token usage, without the ObjectIds and the import provenance that diffe
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zipfile
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from chats import backups, exporters, selectors, services, store
-from chats.importers import runs
 from chats.models import ChatMessage, ChatSession, MessageVote, TokenUsage
 from chats.responders.base import Reply
 from tests.chats.factories import exchange
+from tests.chats.importer_support import migrate_chats
 from tests.factories import make_user, token_for
 
-pytestmark = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def fresh_migration_collections() -> None:
-    """The run, lock and quarantine collections have no Django model, so no flush empties them."""
-    database = store.database()
-    for name in (runs.RUNS, runs.LOCKS, runs.ITEMS, runs.QUARANTINE):
-        database[name].delete_many({})
+pytestmark = [
+    pytest.mark.django_db(databases=["default", "chats"], transaction=True),
+    pytest.mark.usefixtures("fresh_migration_collections"),
+]
 
 
 @pytest.fixture
@@ -47,22 +38,6 @@ def client_for_user() -> Any:
         return api
 
     return client
-
-
-@dataclass
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-
-def migrate_chats(*args: str) -> Outcome:
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("migrate_chats", *args, stdout=out, stderr=err)
-    except CommandError as exc:
-        return Outcome(exc.returncode, out.getvalue(), err.getvalue() + str(exc))
-    return Outcome(0, out.getvalue(), err.getvalue())
 
 
 def rich_session(user: User, *, title: str = "Blood pressure ☕ Grüße") -> ChatSession:

@@ -27,7 +27,8 @@ from accounts.models import User
 from chats import backups, branches, exporters, selectors, services
 from chats.models import ChatMessage, ChatSession
 from chats.responders.base import Reply
-from tests.chats.test_portability import document, migrate_chats, snapshot
+from tests.chats.importer_support import migrate_chats
+from tests.chats.test_portability import document, snapshot
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"], transaction=True)
