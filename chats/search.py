@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import snowballstemmer
 
@@ -150,6 +151,23 @@ def stored_typo_keys(term: str) -> set[str]:
     """The deletion keys a vocabulary term is stored under (its stem is a letter or two shorter
     than the word, hence the thresholds one below ``typo_distance``'s)."""
     return deletions(term, typo_distance(len(term) + 1))
+
+
+def term_keys(user_id: int, term: str) -> tuple[list[str], list[str]]:
+    """The prefix keys and deletion keys under which ``user_id``'s vocabulary term ``term`` is
+    found by a query word that begins it or misspells it."""
+    return (
+        [search_key(user_id, prefix) for prefix in prefixes(term)],
+        sorted({search_key(user_id, deletion) for deletion in stored_typo_keys(term)}),
+    )
+
+
+def pending_term(entry: dict[str, Any]) -> str | None:
+    """The plain term of a vocabulary entry waiting in a counts document (``chats.search_index``);
+    None for an entry stored with its prefix and deletion keys (written before they were left out)."""
+    if "term" not in entry:
+        return None
+    return str(crypto.decrypt_value(entry["term"]))
 
 
 @dataclass(frozen=True)

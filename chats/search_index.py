@@ -11,9 +11,13 @@ when two writers of one user race) and its newest matches are its highest bucket
 Cost per batch and user: one read of the counts (projected to the batch's terms) and one
 ``bulk_write`` that increments them in ONE document (SecantusDB spends ~7 ms per document
 written, so one document per term made an append 3x slower). A term the user never used before
-is counted at once, and its prefix and deletion keys wait in the counts document's ``pending``
-list (the search reads them there) until ``PENDING_LIMIT`` of them are inserted as term documents
-in one batch: their 10-60 multikey entries each are what made new terms expensive.
+is counted at once and waits in the counts document's ``pending`` list as its key and its term
+(sealed under the patient's key with CHAT_ENCRYPTION on) until ``PENDING_LIMIT`` of them are
+inserted as term documents in one batch, with their prefix and deletion keys worked out then
+(their 10-60 multikey entries each are what made new terms expensive); the search works out the
+keys of the pending terms it needs itself. The pending entries hold no derived keys because
+updating a document costs in proportion to its size (SecantusDB: a counts document of 131 kB
+with 63 entries' derived keys took 49 ms per ``$inc``, 22 ms at 9 kB with their terms only).
 """
 
 from __future__ import annotations
@@ -73,13 +77,15 @@ def _index_user_documents(user_id: int, documents: list[Document]) -> None:
     waiting = {entry["key"] for entry in pending}
     new_terms = _plain_terms(user_id, documents, keys - counts.keys() - waiting)
     # Numbers ("150", "2mg") get no prefix or typo keys: 150 is not a misspelt 160.
-    fresh = [_new_term(user_id, key, term) for key, term in new_terms.items() if not _has_digit(term)]
+    fresh = [_pending_term(user_id, key, term) for key, term in new_terms.items() if not _has_digit(term)]
     change: Document = {"$inc": {f"counts.{key}": number for key, number in added.items()}}
     operations: list[Any] = []
     if len(pending) + len(fresh) >= PENDING_LIMIT:
         if pending:
             change["$pull"] = {"pending": {"key": {"$in": sorted(waiting)}}}
-        operations = [InsertOne({"user_id": owner, **entry}) for entry in [*pending, *fresh]]
+        operations = [
+            InsertOne({"user_id": owner, **term_document(user_id, entry)}) for entry in [*pending, *fresh]
+        ]
     elif fresh:
         change["$push"] = {"pending": {"$each": fresh}}
     operations.insert(0, UpdateOne({"user_id": owner, "key": search.COUNTS_KEY}, change, upsert=True))
@@ -112,12 +118,19 @@ def _has_digit(term: str) -> bool:
     return any(char.isdigit() for char in term)
 
 
-def _new_term(user_id: int, key: str, term: str) -> Document:
-    return {
-        "key": key,
-        "prefix_keys": [search.search_key(user_id, prefix) for prefix in search.prefixes(term)],
-        "typo_keys": sorted({search.search_key(user_id, k) for k in search.stored_typo_keys(term)}),
-    }
+def _pending_term(user_id: int, key: str, term: str) -> Document:
+    """A new term as it waits in the counts document: its key and the term, sealed when chats are
+    encrypted (the term is what its prefix and deletion keys are worked out from)."""
+    return {"key": key, "term": crypto.encrypt_value(user_id, term) if crypto.enabled() else term}
+
+
+def term_document(user_id: int, entry: Document) -> Document:
+    """The term document of a pending entry, with every prefix and deletion key."""
+    term = search.pending_term(entry)
+    if term is None:
+        return {"key": entry["key"], "prefix_keys": entry["prefix_keys"], "typo_keys": entry["typo_keys"]}
+    prefix_keys, typo_keys = search.term_keys(user_id, term)
+    return {"key": entry["key"], "prefix_keys": prefix_keys, "typo_keys": typo_keys}
 
 
 def forget_user(user_id: int) -> int:

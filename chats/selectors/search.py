@@ -148,7 +148,9 @@ def _expand(user_id: int, parsed: search.Query) -> list[_Word]:
     counts, pending = _counts(user_id, exact_keys, with_pending=True)
     prefix_keys = keys(term for word in parsed.words for term in word.prefix_probes)
     typo_keys = keys(probe for word in parsed.words for probe in word.typo_probes)
-    entries: list[dict[str, Any]] = list(pending)
+    plain_prefixes = {probe for word in parsed.words for probe in word.prefix_probes}
+    plain_typos = {probe for word in parsed.words for probe in word.typo_probes}
+    entries = [_pending_entry(user_id, entry, plain_prefixes, plain_typos) for entry in pending]
     for field_name, probe_keys in (("prefix_keys", prefix_keys), ("typo_keys", typo_keys)):
         if probe_keys:
             entries += [
@@ -177,6 +179,23 @@ def _expand(user_id: int, parsed: search.Query) -> list[_Word]:
                 break
             word.terms.setdefault(key, (counts[key], strength))
     return words
+
+
+def _pending_entry(
+    user_id: int, entry: dict[str, Any], prefix_probes: set[str], typo_probes: set[str]
+) -> dict[str, Any]:
+    """A new term waiting in the counts document with those of its prefix and deletion keys that
+    the query's probes can meet (it is stored with its term only: ``chats.search_index``)."""
+    term = search.pending_term(entry)
+    if term is None:
+        return entry
+    met_prefixes = [prefix for prefix in search.prefixes(term) if prefix in prefix_probes]
+    met_deletions = sorted(search.stored_typo_keys(term) & typo_probes)
+    return {
+        "key": entry["key"],
+        "prefix_keys": [search.search_key(user_id, prefix) for prefix in met_prefixes],
+        "typo_keys": [search.search_key(user_id, deletion) for deletion in met_deletions],
+    }
 
 
 def _counts(

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 
-from chats import search, selectors, services, store
+from chats import search, search_index, selectors, services, store
 from chats.exceptions import InvalidChatInput
 from chats.models import ChatMessage, ChatSession, Role
 from tests.chats.explain import captured_aggregations, explain
@@ -219,3 +219,43 @@ def test_clearing_a_users_chats_drops_their_vocabulary() -> None:
     services.clear_user_chats(user_id=session.user_id)
 
     assert store.database()["chat_search_terms"].count_documents({"user_id": session.user_id}) == 0
+
+
+def _made_up_words(count: int) -> list[str]:
+    return [f"xyl{first}{second}o" for first in "bcdfghk" for second in "jlmnpqrstvwz"][:count]
+
+
+def test_new_terms_written_out_in_a_batch_are_found_by_prefix_and_typo() -> None:
+    words = _made_up_words(search_index.PENDING_LIMIT)
+    session = _session_with(f"headache and diabetes with {' '.join(words)}")
+    written = store.database()["chat_search_terms"].count_documents(
+        {"user_id": session.user_id, "key": {"$ne": search.COUNTS_KEY}}
+    )
+
+    assert written >= search_index.PENDING_LIMIT
+    assert _orders(selectors.search_chats(query="head", user_id=session.user_id)) == [1]
+    assert _orders(selectors.search_chats(query="diabetis", user_id=session.user_id)) == [1]
+    assert _orders(selectors.search_chats(query="xylbjo", user_id=session.user_id)) == [1]
+
+
+def test_a_term_left_waiting_with_its_keys_by_an_earlier_release_is_found_and_written_out() -> None:
+    """Counts documents written before pending terms were stored without their keys still hold
+    entries with every prefix and deletion key: they are read as they are, and written out."""
+    session = _session_with("my insulin pump")
+    user_id = session.user_id
+    prefix_keys, typo_keys = search.term_keys(user_id, "headach")
+    older = {"key": search.search_key(user_id, "headach"), "prefix_keys": prefix_keys, "typo_keys": typo_keys}
+    store.database()["chat_search_terms"].update_one(
+        {"user_id": user_id, "key": search.COUNTS_KEY},
+        {"$push": {"pending": older}, "$inc": {f"counts.{older['key']}": 1}},
+    )
+    store.collection(ChatMessage).update_one(
+        {"user_id": user_id, "order": 1},
+        {"$push": {"search_terms": older["key"], "search_postings": search.posting(older["key"], 0)}},
+    )
+
+    assert _orders(selectors.search_chats(query="head", user_id=user_id)) == [1]
+    services.append_message(session=session, role=Role.USER, content=" ".join(_made_up_words(70)))
+    stored = store.database()["chat_search_terms"].find_one({"user_id": user_id, "key": older["key"]})
+    assert stored is not None and stored["prefix_keys"] == prefix_keys
+    assert _orders(selectors.search_chats(query="headahce", user_id=user_id)) == [1]
