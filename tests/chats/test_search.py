@@ -257,5 +257,6 @@ def test_a_term_left_waiting_with_its_keys_by_an_earlier_release_is_found_and_wr
     assert _orders(selectors.search_chats(query="head", user_id=user_id)) == [1]
     services.append_message(session=session, role=Role.USER, content=" ".join(_made_up_words(70)))
     stored = store.database()["chat_search_terms"].find_one({"user_id": user_id, "key": older["key"]})
-    assert stored is not None and stored["prefix_keys"] == prefix_keys
+    assert stored is not None
+    assert stored["prefix_keys"] == prefix_keys
     assert _orders(selectors.search_chats(query="headahce", user_id=user_id)) == [1]
