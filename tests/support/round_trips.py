@@ -22,7 +22,7 @@ TRANSACTION_BOOKKEEPING = frozenset({"endSessions"})
 
 @dataclass
 class RoundTrips:
-    mongo: list[str] = field(default_factory=list)
+    mongo: list[str] = field(default_factory=list)  # "<command> <collection>" (or the command alone)
     sql: list[str] = field(default_factory=list)
     cache: list[str] = field(default_factory=list)
 
@@ -66,7 +66,8 @@ def round_trips() -> Iterator[RoundTrips]:
 
     def count(event: Any) -> None:
         if event.command_name not in TRANSACTION_BOOKKEEPING:
-            counted.mongo.append(event.command_name)
+            name, target = event.command_name, event.command.get(event.command_name)
+            counted.mongo.append(f"{name} {target}" if isinstance(target, str) else name)
         started(event)
 
     with ExitStack() as stack:
