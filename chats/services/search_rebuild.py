@@ -72,13 +72,26 @@ def rebuild_search(
     return report
 
 
-def _rebuild_user(user_id: int, *, resume_at: datetime | None) -> int:
-    owner = Int64(user_id)
-    sessions = list(
-        store.collection(ChatSession).find(
-            {"user_id": owner}, {"title": 1, "created_at": 1, "last_message_at": 1}
+def _message_span(owner: Int64) -> tuple[datetime, datetime] | None:
+    """The times of a user's oldest and newest messages (their sessions' times do not bound them:
+    a turn's question is stamped before the session it starts is created). One pass over the
+    user's messages, as the rebuild itself makes."""
+    found = list(
+        store.collection(ChatMessage).aggregate(
+            [
+                {"$match": {"user_id": owner}},
+                {"$group": {"_id": None, "first": {"$min": "$created_at"}, "last": {"$max": "$created_at"}}},
+            ]
         )
     )
+    if not found or found[0]["first"] is None:
+        return None
+    return _aware(found[0]["first"]), _aware(found[0]["last"])
+
+
+def _rebuild_user(user_id: int, *, resume_at: datetime | None) -> int:
+    owner = Int64(user_id)
+    sessions = list(store.collection(ChatSession).find({"user_id": owner}, {"title": 1}))
     if not sessions:
         return 0
     if resume_at is None:
@@ -93,9 +106,11 @@ def _rebuild_user(user_id: int, *, resume_at: datetime | None) -> int:
             ],
             ordered=False,
         )
-    first = resume_at or min(_aware(s["created_at"]) for s in sessions)
-    last = max(_aware(s.get("last_message_at") or s["created_at"]) for s in sessions)
     messages = store.collection(ChatMessage)
+    span = _message_span(owner)
+    if span is None:
+        return 0
+    first, last = resume_at or span[0], span[1]
     done = 0
     window = first
     while window <= last:
