@@ -167,6 +167,7 @@ def test_every_search_query_is_an_index_scan_bounded_by_the_page_size() -> None:
             assert stats["totalDocsExamined"] <= 4 * 20, (query, collection, stats)
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # the owner's search language (MySQL)
 def test_rebuild_search_restores_postings_and_vocabulary(capsys: pytest.CaptureFixture[str]) -> None:
     session = _session_with("A bad headache and nausea", "my diabetes diary")
     store.collection(ChatMessage).update_many(
@@ -182,6 +183,7 @@ def test_rebuild_search_restores_postings_and_vocabulary(capsys: pytest.CaptureF
     assert "2 messages" in capsys.readouterr().out
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # the owner's search language (MySQL)
 def test_rebuild_search_reaches_a_message_older_than_its_session() -> None:
     asked_at = store.now() - timedelta(milliseconds=50)  # a turn's question predates its new session
     session = services.start_session(user_id=next_user_id())
@@ -192,6 +194,7 @@ def test_rebuild_search_reaches_a_message_older_than_its_session() -> None:
     assert _orders(selectors.search_chats(query="insulin", user_id=session.user_id)) == [1]
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # the owner's search language (MySQL)
 def test_an_interrupted_rebuild_resumes_where_it_stopped(capsys: pytest.CaptureFixture[str]) -> None:
     session = _session_with("first note about insulin", "second note about insulin")
     call_command("rebuild_search", "--user", str(session.user_id))
