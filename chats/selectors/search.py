@@ -21,17 +21,24 @@ from typing import Any
 
 from bson import Int64, ObjectId
 from bson.errors import InvalidId
+from django.conf import settings
 
 from chats import crypto, search
 from chats.exceptions import InvalidChatInput
 from chats.models import ChatMessage, ChatSession, SearchTerm
 from chats.selectors.query import aggregate, page_size
+from chats.selectors.sessions import list_sessions
 from medibot.mongodb.shard_guard import unscoped
 
 SORTS = ("newest", "relevance")
 MAX_EXPANSIONS = 4  # vocabulary terms a query word may stand for besides its exact terms
 VOCABULARY_SCAN_LIMIT = 200  # vocabulary entries one prefix or typo probe may bring back
 BUDGET_FACTOR = 4  # postings read for one page: at most this many times the page size
+# The most recently active sessions whose titles one search looks at: titles have no postings, and
+# an index range on their terms would grow with the matching sessions (SecantusDB reads them all,
+# whatever ``$limit`` follows), so titles are matched within the newest sessions, read as the
+# session list reads them.
+TITLE_SCAN_LIMIT = 100
 EXACT, PREFIX, TYPO = 3, 2, 1  # how strongly a matched term counts for relevance
 
 
@@ -205,21 +212,27 @@ def _counts(
 
 
 def _title_matches(user_id: int, words: list[_Word], size: int) -> list[ChatSession]:
-    """Sessions whose title holds every word (its exact or expanded terms)."""
+    """Sessions whose title holds every word (its exact or expanded terms), most recently active
+    first, among the user's ``TITLE_SCAN_LIMIT`` most recently active live sessions (archived
+    ones included): the session list's bounded newest-first pages, so the work follows that cap,
+    not how many sessions the user has or how many titles match. An older session's title is not
+    looked at; its messages are still found by the message search."""
     wanted = [
-        sorted(set(word.terms) | {search.search_key(user_id, t) for t in word.query.exact}) for word in words
+        set(word.terms) | {search.search_key(user_id, term) for term in word.query.exact} for word in words
     ]
-    driver, *others = sorted(wanted, key=len)
-    rest: dict[str, Any] = {"deleted_at": None}
-    if others:
-        rest["$and"] = [{"search_terms": {"$in": keys}} for keys in others]
-    return aggregate(
-        ChatSession,
-        {"user_id": Int64(user_id), "search_terms": {"$in": driver}},
-        rest,
-        sort={"updated_at": -1, "_id": -1},
-        limit=size,
-    )
+    matches: list[ChatSession] = []
+    cursor: str | None = None
+    seen = 0
+    while seen < TITLE_SCAN_LIMIT:
+        limit = min(TITLE_SCAN_LIMIT - seen, settings.CHAT_PAGE_SIZE_MAX)
+        page = list_sessions(user_id=user_id, archived=None, cursor=cursor, limit=limit)
+        seen += len(page.items)
+        matches += [s for s in page.items if all(keys & set(s.search_terms or ()) for keys in wanted)]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    matches.sort(key=lambda session: (session.updated_at, str(session.pk)), reverse=True)
+    return matches[:size]
 
 
 def _position(message: ChatMessage) -> tuple[datetime, str]:
