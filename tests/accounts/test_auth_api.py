@@ -493,8 +493,10 @@ def test_schema_shows_exact_fields(schema: dict[str, Any]) -> None:
         "phone_number",
         "is_staff",
         "date_joined",
+        "search_language",
     }
     assert set(components["User"]["required"]) == set(components["User"]["properties"])
+    assert set(components["PatchedMeInput"]["properties"]) == {"search_language"}
 
 
 def test_schema_marks_register_and_token_as_public(schema: dict[str, Any]) -> None:
