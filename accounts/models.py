@@ -11,6 +11,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.crypto import constant_time_compare
 
+from accounts.languages import AUTO, SEARCH_LANGUAGE_CHOICES
 from accounts.permissions import PERMISSIONS
 
 phone_number_validator = RegexValidator(
@@ -32,6 +33,9 @@ class User(AbstractUser):
     phone_number = models.CharField(
         max_length=16, unique=True, null=True, blank=True, validators=[phone_number_validator]
     )
+    # The language the user's chats are stemmed in for search (chats.search); "auto" detects it
+    # per message. Set from Accept-Language at registration, changed through PATCH /api/auth/me.
+    search_language = models.CharField(max_length=8, choices=SEARCH_LANGUAGE_CHOICES, default=AUTO)
 
     class Meta:
         ordering = ["id"]
@@ -42,6 +46,11 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    @property
+    def fixed_search_language(self) -> str | None:
+        """The language to stem this user's chats in, or None to detect it per message."""
+        return None if self.search_language == AUTO else self.search_language
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """A changed password deletes the user's API tokens in the same save, whatever the path.

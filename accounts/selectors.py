@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
+from accounts.languages import AUTO
 from accounts.models import ApiToken, User
 from medibot.routers import lag_tolerant
 
@@ -50,3 +51,19 @@ def find_people(*, term: str, limit: int = PEOPLE_SEARCH_LIMIT) -> list[int]:
 def token_by_key(*, key: str) -> ApiToken | None:
     """The stored token whose digest matches ``key`` (live or not), with its user."""
     return ApiToken.objects.select_related("user").filter(digest=ApiToken.digest_of(key)).first()
+
+
+def search_languages(*, user_ids: list[int]) -> dict[int, str | None]:
+    """Each user's fixed search language, None for ``auto`` or no such account, in one query
+    (for writers that know only user ids: the outbox, importers, ``rebuild_search``)."""
+    fixed = dict(
+        User.objects.filter(pk__in=sorted(set(user_ids)))
+        .exclude(search_language=AUTO)
+        .values_list("pk", "search_language")
+    )
+    return {user_id: fixed.get(user_id) for user_id in user_ids}
+
+
+def search_language_of(*, user_id: int) -> str | None:
+    """One user's fixed search language (None: ``auto`` or no such account)."""
+    return search_languages(user_ids=[user_id])[user_id]

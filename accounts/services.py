@@ -1,4 +1,4 @@
-"""Writes of the accounts app: demo accounts, registration, API tokens."""
+"""Writes of the accounts app: demo accounts, registration, API tokens, the search language."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import selectors
+from accounts import languages, selectors
 from accounts.models import ApiToken, User
 from accounts.permissions import GROUP_ADMIN_PAGES, GROUP_PERMISSIONS, PERMISSIONS
 
@@ -80,12 +80,15 @@ def ensure_demo_accounts(*, password: str) -> list[User]:
 
 
 @transaction.atomic
-def register_user(*, username: str, password: str, email: str) -> tuple[User, IssuedToken]:
+def register_user(
+    *, username: str, password: str, email: str, search_language: str = languages.AUTO
+) -> tuple[User, IssuedToken]:
     """A new patient account and its API token, both or neither.
 
     The password must pass ``AUTH_PASSWORD_VALIDATORS``; the role is always patient and the
-    account never staff or superuser, whatever the caller asked for. Raises
-    ``RegistrationRejected`` with per-field messages.
+    account never staff or superuser, whatever the caller asked for. ``search_language``: the
+    views pass the one the request's ``Accept-Language`` prefers (``languages.from_accept_language``).
+    Raises ``RegistrationRejected`` with per-field messages.
     """
     errors: dict[str, list[str]] = {}
     if selectors.username_is_taken(username=username):
@@ -94,16 +97,38 @@ def register_user(*, username: str, password: str, email: str) -> tuple[User, Is
         password_validation.validate_password(password, user=User(username=username, email=email))
     except DjangoValidationError as exc:
         errors["password"] = list(exc.messages)
+    if search_language != languages.AUTO and search_language not in languages.SEARCH_LANGUAGES:
+        errors["search_language"] = [languages.unsupported_message(search_language)]
     if errors:
         raise RegistrationRejected(errors)
     try:
         with transaction.atomic():
             user = User.objects.create_user(
-                username=username, email=email, password=password, role=User.Role.PATIENT
+                username=username,
+                email=email,
+                password=password,
+                role=User.Role.PATIENT,
+                search_language=search_language,
             )
     except IntegrityError as exc:  # a concurrent registration won the race for the username
         raise RegistrationRejected({"username": [USERNAME_TAKEN_MESSAGE]}) from exc
     return user, issue_token(user=user)
+
+
+class UnsupportedSearchLanguage(Exception):
+    def __init__(self, value: object) -> None:
+        super().__init__(languages.unsupported_message(value))
+
+
+def set_search_language(*, user: User, language: str) -> User:
+    """Stem ``user``'s chats in ``language`` from now on (``auto``: detect per message). Messages
+    stored before keep their terms: the query side stems in every language, so they are still
+    found; ``manage.py rebuild_search`` re-stems them. Raises ``UnsupportedSearchLanguage``."""
+    if language != languages.AUTO and language not in languages.SEARCH_LANGUAGES:
+        raise UnsupportedSearchLanguage(language)
+    user.search_language = language
+    user.save(update_fields=["search_language"])
+    return user
 
 
 def obtain_token(*, username: str, password: str) -> IssuedToken:

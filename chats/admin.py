@@ -451,7 +451,8 @@ class ChatSessionAdmin(IdPeopleOrWordsSearch, ChatAdmin):
             if name in services.UPDATABLE_SESSION_FIELDS
         }
         if changes:
-            services.update_session(session=obj, **changes)
+            language = people.search_language_of(user_id=obj.user_id)  # the owner's, not the staff's
+            services.update_session(session=obj, language=language, **changes)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # soft delete / purge go through the actions and the retention job

@@ -62,9 +62,11 @@ def session(
     updated_at: datetime | None = None,
     active_branch: int = 0,
     branches: list[dict[str, Any]] | None = None,
+    language: str | None = None,
 ) -> ChatSession:
     """A session; the importers also fix its ``pk`` and carry its counters, times and branch table
-    over (``branches``: the forks, see ``chats.branches``; ``message_count`` counts every branch)."""
+    over (``branches``: the forks, see ``chats.branches``; ``message_count`` counts every branch).
+    ``language``: the owner's fixed search language, None to detect the title's."""
     moment = created_at or store.now()
     return ChatSession(
         pk=pk,
@@ -76,7 +78,7 @@ def session(
         is_active=is_active,
         tags=list(tags),
         metadata=metadata or {},
-        search_terms=search.document_keys(user_id, title),
+        search_terms=search.document_keys(user_id, title, language),
         message_count=message_count,
         active_branch=active_branch,
         branches=[dict(entry) for entry in branches or []],
@@ -105,12 +107,14 @@ def message(
     metadata: dict[str, Any] | None = None,
     pk: ObjectId | None = None,
     search_terms: list[str] | None = None,
+    language: str | None = None,
 ) -> ChatMessage:
     """A message with its content hash and search terms; ``order`` and ``branch`` are assigned when
     it is appended (branch 0: the original line of the conversation), its ``search_postings`` when it
     is written (``chats.search_index.index_documents``).
 
     The importers fix its ``pk`` and may pass ``search_terms`` worked out ahead (``writer.prepare``).
+    ``language``: the owner's fixed search language (their profile's), None to detect the text's.
     """
     content = message_content(role=role, status=status, content=content)
     return ChatMessage(
@@ -129,7 +133,9 @@ def message(
         metadata=metadata or {},
         parent_message_id=parent_message_id,
         content_hash=content_hash(content),
-        search_terms=search.document_keys(session.user_id, content) if search_terms is None else search_terms,
+        search_terms=(
+            search.document_keys(session.user_id, content, language) if search_terms is None else search_terms
+        ),
         created_at=created_at or store.now(),
         order=order,
         branch=branch,
@@ -158,6 +164,7 @@ def reply_message(
     message_id: str | None = None,
     parent_message_id: str = "",
     created_at: datetime | None = None,
+    language: str | None = None,
 ) -> ChatMessage:
     """The assistant message of a responder's reply: the provider's text made storable (NULs
     dropped, invalid Unicode replaced, cut at CHAT_MAX_MESSAGE_CHARS with ``metadata.truncated``:
@@ -180,6 +187,7 @@ def reply_message(
         agent_steps=reply.agent_steps,
         error_info=reply.error_info,
         metadata=metadata,
+        language=language,
     )
 
 
@@ -208,12 +216,13 @@ def stopped_reply(*, content: str, prompt: str) -> Reply:
         completion_tokens=estimate_tokens(content),
         metadata={"tokens_estimated": True},
     )
-def title_change(*, user_id: int, title: str) -> dict[str, Any]:
+def title_change(*, user_id: int, title: str, language: str | None = None) -> dict[str, Any]:
     """The ``$set`` of a session's title given later (from its first message): the search terms
-    come from the plaintext, the stored title is encrypted when CHAT_ENCRYPTION is on."""
+    come from the plaintext (stemmed in ``language``, None: detected), the stored title is
+    encrypted when CHAT_ENCRYPTION is on."""
     return {
         "title": crypto.seal(user_id, title),
-        "search_terms": search.document_keys(user_id, title),
+        "search_terms": search.document_keys(user_id, title, language),
     }
 
 

@@ -25,6 +25,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 
 from accounts import services as accounts
+from accounts.languages import from_accept_language
 from accounts.throttling import LoginFailureThrottle, LoginThrottled
 from chats import selectors as chat_selectors
 from chats.exceptions import SessionNotFound, StoreUnavailable
@@ -76,6 +77,7 @@ class RegisterPage(FormView):
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password"],
                 email=form.cleaned_data["email"],
+                search_language=from_accept_language(self.request.headers.get("Accept-Language", "")),
             )
         except accounts.RegistrationRejected as rejected:
             for field, messages in rejected.errors.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from accounts.selectors import search_language_of
 from chats.exceptions import SessionNotFound
 from chats.models import Channel
 from chats.responders.base import EhrSummary, Responder, Turn
@@ -22,7 +23,9 @@ def take_turn(
     *, user_id: int, text: str, session_id: str | None, responder: Responder | None = None
 ) -> TurnResult:
     """One turn in ``session_id`` (a new ``whatsapp`` session when None or gone since): the user's
-    message stored first, the reply with its usage, the outbox taking over while MongoDB is down."""
+    message stored first, the reply with its usage, the outbox taking over while MongoDB is down;
+    stemmed for search in the user's search language."""
+    language = search_language_of(user_id=user_id)
     try:
         return run_turn(
             user_id=user_id,
@@ -30,12 +33,18 @@ def take_turn(
             session_id=session_id or None,
             channel=Channel.WHATSAPP,
             responder=responder,
+            language=language,
         )
     except SessionNotFound:
         if not session_id:
             raise
         return run_turn(
-            user_id=user_id, text=text, session_id=None, channel=Channel.WHATSAPP, responder=responder
+            user_id=user_id,
+            text=text,
+            session_id=None,
+            channel=Channel.WHATSAPP,
+            responder=responder,
+            language=language,
         )
 
 

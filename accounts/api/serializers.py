@@ -12,7 +12,16 @@ class UserSerializer(serializers.ModelSerializer[User]):
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "role", "phone_number", "is_staff", "date_joined"]
+        fields = [
+            "id",
+            "username",
+            "email",
+            "role",
+            "phone_number",
+            "is_staff",
+            "date_joined",
+            "search_language",
+        ]
         read_only_fields = fields
 
 

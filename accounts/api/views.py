@@ -14,7 +14,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import languages, services
 from accounts.api.serializers import DetailSerializer, UserSerializer
 from accounts.models import ApiToken, User
 from accounts.throttling import LoginFailureThrottle, LoginThrottled
@@ -53,13 +53,17 @@ class RegisterApi(APIView):
         tags=["auth"],
         request=InputSerializer,
         responses={201: OutputSerializer, 400: FIELD_ERRORS},
-        description="Any role, is_staff or is_superuser in the body is ignored: new accounts are patients.",
+        description=(
+            "Any role, is_staff or is_superuser in the body is ignored: new accounts are patients. "
+            "The account's search language is the supported one `Accept-Language` prefers, else `auto`."
+        ),
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        search_language = languages.from_accept_language(request.headers.get("Accept-Language", ""))
         try:
-            user, token = services.register_user(**serializer.validated_data)
+            user, token = services.register_user(**serializer.validated_data, search_language=search_language)
         except services.RegistrationRejected as exc:
             raise serializers.ValidationError(exc.errors) from exc
         output = self.OutputSerializer({"id": user.pk, "username": user.username, "token": token.key})
@@ -137,9 +141,21 @@ class LogoutApi(APIView):
 
 
 class MeApi(APIView):
-    """The caller's own account."""
+    """The caller's own account; PATCH changes its settings (the search language)."""
 
     permission_classes = [IsAuthenticated]
+
+    @extend_schema_serializer(component_name="MeInput")
+    class InputSerializer(serializers.Serializer):
+        search_language = serializers.ChoiceField(
+            choices=languages.SEARCH_LANGUAGE_CHOICES,
+            required=False,
+            error_messages={
+                "invalid_choice": languages.unsupported_message("{input}"),
+                "null": languages.unsupported_message("null"),
+            },
+            help_text="The language your chats are searched in; `auto` detects it per message.",
+        )
 
     @extend_schema(
         operation_id="auth_me",
@@ -148,4 +164,21 @@ class MeApi(APIView):
     )
     def get(self, request: Request) -> Response:
         user = cast(User, request.user)  # IsAuthenticated: never anonymous here
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(
+        operation_id="auth_me_update",
+        tags=["auth"],
+        request=InputSerializer,
+        responses={200: UserSerializer, 400: FIELD_ERRORS, 401: NOT_AUTHENTICATED},
+        description="Fields left out stay as they are; any other field in the body is ignored.",
+    )
+    def patch(self, request: Request) -> Response:
+        user = cast(User, request.user)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if "search_language" in serializer.validated_data:
+            user = services.set_search_language(
+                user=user, language=serializer.validated_data["search_language"]
+            )
         return Response(UserSerializer(user).data)

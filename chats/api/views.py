@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import User
 from accounts.permissions import (
     READ_CHAT_STATISTICS,
     READ_PATIENT_CHATS,
@@ -55,6 +56,13 @@ def _input(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
 def _uid(request: Request) -> int:
     """The authenticated caller's id (every chat view requires authentication)."""
     return int(request.user.pk)  # type: ignore[arg-type]
+
+
+def _language(request: Request) -> str | None:
+    """The caller's fixed search language (their profile's), None to detect it per message: read
+    from the user the request authenticated, so it costs no query."""
+    user = request.user
+    return user.fixed_search_language if isinstance(user, User) else None
 
 
 def _session(request: Request, session_id: str) -> ChatSession:
@@ -139,6 +147,7 @@ class SendMessageApi(APIView):
                 session_id=data["session_id"],
                 text=data["message"],
                 channel=Channel.WEB,
+                language=_language(request),
             )
             if streamed.queued is not None:
                 return self.respond(streamed.queued)
@@ -154,6 +163,7 @@ class SendMessageApi(APIView):
                 session_id=data["session_id"],
                 text=data["message"],
                 channel=Channel.WEB,
+                language=_language(request),
             )
         )
 
@@ -210,9 +220,14 @@ class RegenerateReplyApi(APIView):
         responses=REVISE_RESPONSES,
     )
     def post(self, request: Request, message_id: str) -> Response | StreamingHttpResponse:
+        user_id, language = _uid(request), _language(request)
         if _wants_stream(request):
-            return _streamed_response(turn.stream_regenerate(user_id=_uid(request), message_id=message_id))
-        return SendMessageApi.respond(turn.regenerate_turn(user_id=_uid(request), message_id=message_id))
+            return _streamed_response(
+                turn.stream_regenerate(user_id=user_id, message_id=message_id, language=language)
+            )
+        return SendMessageApi.respond(
+            turn.regenerate_turn(user_id=user_id, message_id=message_id, language=language)
+        )
 
 
 class EditMessageApi(APIView):
@@ -229,11 +244,14 @@ class EditMessageApi(APIView):
     )
     def post(self, request: Request, message_id: str) -> Response | StreamingHttpResponse:
         text = _input(io.ReviseInput, request.data)["message"]
+        user_id, language = _uid(request), _language(request)
         if _wants_stream(request):
             return _streamed_response(
-                turn.stream_edit(user_id=_uid(request), message_id=message_id, text=text)
+                turn.stream_edit(user_id=user_id, message_id=message_id, text=text, language=language)
             )
-        return SendMessageApi.respond(turn.edit_turn(user_id=_uid(request), message_id=message_id, text=text))
+        return SendMessageApi.respond(
+            turn.edit_turn(user_id=user_id, message_id=message_id, text=text, language=language)
+        )
 
 
 def _branch_messages(request: Request, messages: list[Any], session: ChatSession) -> Response:
@@ -384,7 +402,9 @@ class SessionListApi(APIView):
     @extend_schema(request=io.SessionCreateInput, responses={201: io.SessionOutput})
     def post(self, request: Request) -> Response:
         data = _input(io.SessionCreateInput, request.data)
-        session = services.start_session(user_id=_uid(request), channel="api", **data)
+        session = services.start_session(
+            user_id=_uid(request), channel="api", language=_language(request), **data
+        )
         return Response(io.SessionOutput(session).data, status=status.HTTP_201_CREATED)
 
 
@@ -399,7 +419,8 @@ class SessionDetailApi(APIView):
     def patch(self, request: Request, session_id: str) -> Response:
         session = _session(request, session_id)
         changes = _input(io.SessionUpdateInput, request.data)
-        return Response(io.SessionOutput(services.update_session(session=session, **changes)).data)
+        updated = services.update_session(session=session, language=_language(request), **changes)
+        return Response(io.SessionOutput(updated).data)
 
     @extend_schema(parameters=[SESSION_ID], request=io.SessionUpdateInput, responses=io.SessionOutput)
     def put(self, request: Request, session_id: str) -> Response:

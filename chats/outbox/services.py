@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from prometheus_client.core import Metric
 
+from accounts.selectors import search_language_of
 from chats import crypto, selectors, services, store
 from chats.exceptions import ChatError, SessionAlreadyExists
 from chats.outbox.models import OutboxEntry
@@ -172,6 +173,7 @@ def _deliver(entry: OutboxEntry) -> None:
         )
         return
     session = selectors.get_session(user_id=entry.user_id, session_id=entry.session_id)
+    language = search_language_of(user_id=entry.user_id)  # the owner's setting at delivery
     if entry.kind == OutboxEntry.Kind.MESSAGE:
         services.append_message(
             session=session,
@@ -179,6 +181,7 @@ def _deliver(entry: OutboxEntry) -> None:
             content=payload["content"],
             message_id=entry.object_id,
             created_at=_parse(payload["created_at"]),
+            language=language,
         )
         return
     reply = services.Reply(
@@ -199,6 +202,7 @@ def _deliver(entry: OutboxEntry) -> None:
         message_id=entry.object_id,
         parent_message_id=payload["parent_message_id"],
         created_at=_parse(payload["created_at"]),
+        language=language,
     )
 
 

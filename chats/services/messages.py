@@ -49,8 +49,12 @@ def append_message(
     message_id: str | None = None,
     created_at: datetime | None = None,
     fork_of: ChatMessage | None = None,
+    language: str | None = None,
 ) -> ChatMessage:
     """Store one message with the next order number; keeps the session's counters in step.
+
+    ``language``: the owner's fixed search language (``User.fixed_search_language``) the text and
+    a title given from it are stemmed in; None detects the language of each.
 
     Appended at the tip of the session's active branch; with ``fork_of`` (one of the session's
     messages) it starts a new branch instead, as a sibling of that message, and the new branch
@@ -82,8 +86,11 @@ def append_message(
         attachments=attachments,
         error_info=error_info,
         metadata=validate_metadata(metadata or {}),
+        language=language,
     )
-    return _insert_messages(session, [message], fork_of=fork_of, fork_parent_id=parent_message_id)[0]
+    return _insert_messages(
+        session, [message], fork_of=fork_of, fork_parent_id=parent_message_id, language=language
+    )[0]
 
 
 def record_reply(
@@ -94,9 +101,11 @@ def record_reply(
     parent_message_id: str = "",
     created_at: datetime | None = None,
     fork_of: ChatMessage | None = None,
+    language: str | None = None,
 ) -> tuple[ChatMessage, TokenUsage | None]:
     """Store an assistant reply and its token usage in one transaction (idempotent by message_id);
-    with ``fork_of`` (the reply it regenerates) as the first message of a new, active branch."""
+    with ``fork_of`` (the reply it regenerates) as the first message of a new, active branch.
+    ``language`` as for ``append_message``."""
     if fork_of is not None:
         parent_message_id = _fork_parent_id(session, fork_of)
     assistant = builders.reply_message(
@@ -105,6 +114,7 @@ def record_reply(
         message_id=validate_public_id(message_id, what="message_id") if message_id else None,
         parent_message_id=parent_message_id,
         created_at=created_at,
+        language=language,
     )
     validate_text(assistant.content, what="reply")
     validate_metadata(assistant.metadata)
@@ -112,7 +122,12 @@ def record_reply(
         raise InvalidChatInput("token counts and cost must not be negative.")
     usage = builders.reply_usage(session=session, message=assistant, reply=reply)
     stored = _insert_messages(
-        session, [assistant], usage=usage, fork_of=fork_of, fork_parent_id=parent_message_id
+        session,
+        [assistant],
+        usage=usage,
+        fork_of=fork_of,
+        fork_parent_id=parent_message_id,
+        language=language,
     )
     return stored[0], usage
 
@@ -143,6 +158,7 @@ def _insert_messages(
     usage: TokenUsage | None = None,
     fork_of: ChatMessage | None = None,
     fork_parent_id: str = "",
+    language: str | None = None,
 ) -> list[ChatMessage]:
     """Insert at the tip of the active branch — or, with ``fork_of``, as a new branch holding a
     sibling of that message, made active — with the session's counters, in one transaction."""
@@ -168,6 +184,7 @@ def _insert_messages(
             optimistic=len(attempts) == 1,
             fork=(fork_of, fork_parent_id) if fork_of else None,
             size=len(messages),
+            language=language,
         )
         for offset, message in enumerate(messages):
             message.order = placed.first_order + offset
@@ -236,6 +253,7 @@ def _count_up(
     optimistic: bool,
     fork: tuple[ChatMessage, str] | None,
     size: int,
+    language: str | None,
 ) -> _Placed:
     """Add the new messages to the session's counters in the transaction and place them: at the
     tip of the active branch, or (``fork_of``) at the start of a new branch, which becomes active.
@@ -258,7 +276,9 @@ def _count_up(
     if not known_title and first_user is not None:
         title = title_from(first_user.content, max_chars=settings.CHAT_TITLE_MAX_CHARS)
     named = (
-        {"$set": builders.title_change(user_id=session.user_id, title=title)} if title != known_title else {}
+        {"$set": builders.title_change(user_id=session.user_id, title=title, language=language)}
+        if title != known_title
+        else {}
     )
     if optimistic:
         placed, change = _place(
@@ -288,7 +308,8 @@ def _count_up(
     title = state.get("title") or ""
     if not title and first_user is not None:
         title = title_from(first_user.content, max_chars=settings.CHAT_TITLE_MAX_CHARS)
-        change = _merged(change, {"$set": builders.title_change(user_id=session.user_id, title=title)}
+        change = _merged(
+            change, {"$set": builders.title_change(user_id=session.user_id, title=title, language=language)}
         )
     if change:
         sessions.update_one(store.owned(session), change, session=txn)

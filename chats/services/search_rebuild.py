@@ -5,6 +5,8 @@ of messages at a time (an index range on ``message_user_time_idx``, sorted in me
 index-backed sort), so every term's buckets follow time again. After each day the position is
 saved in ``chat_search_rebuild``; a run stopped anywhere starts again from the last saved day (a
 day written twice only counts its terms twice, which widens a bucket, never loses a term).
+Messages and titles are stemmed in the owner's search language as it is now (their profile's;
+detected per message for ``auto``): the way to re-stem a user's history after they change it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from bson import Int64
 from pymongo import UpdateOne
 
+from accounts.selectors import search_language_of
 from chats import search, search_index, store
 from chats.models import ChatMessage, ChatSession
 from medibot.mongodb.shard_guard import unscoped
@@ -72,30 +75,46 @@ def rebuild_search(
     return report
 
 
-def _rebuild_user(user_id: int, *, resume_at: datetime | None) -> int:
-    owner = Int64(user_id)
-    sessions = list(
-        store.collection(ChatSession).find(
-            {"user_id": owner}, {"title": 1, "created_at": 1, "last_message_at": 1}
+def _message_span(owner: Int64) -> tuple[datetime, datetime] | None:
+    """The times of a user's oldest and newest messages (their sessions' times do not bound them:
+    a turn's question is stamped before the session it starts is created). One pass over the
+    user's messages, as the rebuild itself makes."""
+    found = list(
+        store.collection(ChatMessage).aggregate(
+            [
+                {"$match": {"user_id": owner}},
+                {"$group": {"_id": None, "first": {"$min": "$created_at"}, "last": {"$max": "$created_at"}}},
+            ]
         )
     )
+    if not found or found[0]["first"] is None:
+        return None
+    return _aware(found[0]["first"]), _aware(found[0]["last"])
+
+
+def _rebuild_user(user_id: int, *, resume_at: datetime | None) -> int:
+    owner = Int64(user_id)
+    sessions = list(store.collection(ChatSession).find({"user_id": owner}, {"title": 1}))
     if not sessions:
         return 0
+    language = search_language_of(user_id=user_id)
     if resume_at is None:
         search_index.forget_user(user_id)
         store.collection(ChatSession).bulk_write(
             [
                 UpdateOne(
                     {"user_id": owner, "_id": s["_id"]},
-                    {"$set": {"search_terms": search.document_keys(user_id, s.get("title") or "")}},
+                    {"$set": {"search_terms": search.document_keys(user_id, s.get("title") or "", language)}},
                 )
                 for s in sessions
             ],
             ordered=False,
         )
-    first = resume_at or min(_aware(s["created_at"]) for s in sessions)
-    last = max(_aware(s.get("last_message_at") or s["created_at"]) for s in sessions)
     messages = store.collection(ChatMessage)
+    span = _message_span(owner)
+    if span is None:
+        return 0
+    first, last = resume_at or span[0], span[1]
     done = 0
     window = first
     while window <= last:
@@ -108,7 +127,7 @@ def _rebuild_user(user_id: int, *, resume_at: datetime | None) -> int:
             key=lambda d: (d["created_at"], d["_id"]),
         )
         for document in documents:
-            document["search_terms"] = search.document_keys(user_id, document.get("content", ""))
+            document["search_terms"] = search.document_keys(user_id, document.get("content", ""), language)
         if documents:
             search_index.index_documents(documents)
             messages.bulk_write(

@@ -47,8 +47,10 @@ def start_session(
     tags: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
     created_at: datetime | None = None,
+    language: str | None = None,
 ) -> ChatSession:
-    """Create a session; a client may choose its id (unique per user)."""
+    """Create a session; a client may choose its id (unique per user). ``language``: the owner's
+    fixed search language the title is stemmed in (None: detected)."""
     if session_type not in SessionType.values:
         raise InvalidChatInput(f"session_type must be one of {', '.join(SessionType.values)}.")
     if channel not in Channel.values:
@@ -64,6 +66,7 @@ def start_session(
         tags=validate_tags(tags or []),
         metadata=validate_metadata(metadata or {}),
         created_at=created_at,
+        language=language,
     )
     try:
         store.collection(ChatSession).insert_one(store.to_document(session))
@@ -73,8 +76,9 @@ def start_session(
     return store.mark_saved(session)
 
 
-def update_session(*, session: ChatSession, **changes: Any) -> ChatSession:
-    """Change title, metadata, tags or the active/archived/pinned flags; nothing else."""
+def update_session(*, session: ChatSession, language: str | None = None, **changes: Any) -> ChatSession:
+    """Change title, metadata, tags or the active/archived/pinned flags; nothing else. A new title
+    is stemmed in ``language`` (the owner's fixed search language; None: detected)."""
     unknown = set(changes) - UPDATABLE_SESSION_FIELDS
     if unknown:
         raise InvalidChatInput(f"these fields cannot be changed: {', '.join(sorted(unknown))}.")
@@ -82,7 +86,7 @@ def update_session(*, session: ChatSession, **changes: Any) -> ChatSession:
         changes["title"] = validate_text(
             changes["title"], what="title", max_chars=settings.CHAT_TITLE_MAX_CHARS
         ).strip()
-        changes["search_terms"] = search.document_keys(session.user_id, changes["title"])
+        changes["search_terms"] = search.document_keys(session.user_id, changes["title"], language)
     if "tags" in changes:
         changes["tags"] = validate_tags(changes["tags"])
     if "metadata" in changes:

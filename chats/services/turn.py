@@ -104,14 +104,22 @@ def run_turn(
     text: str,
     channel: str = Channel.WEB,
     responder: Responder | None = None,
+    language: str | None = None,
 ) -> TurnResult:
     """One complete chat turn (JSON API, web page, WhatsApp, a Celery task).
 
+    ``language``: the user's fixed search language (``User.fixed_search_language``), which both
+    messages and a title given from the question are stemmed in; None detects it per message.
     Raises ``ReplyFailed`` (502) when the provider fails — the user's message and a failed
     assistant message are stored; ``SessionNotFound`` for someone else's or a deleted session.
     """
     return _Turn(
-        user_id=user_id, session_id=session_id, text=text, channel=channel, responder=responder
+        user_id=user_id,
+        session_id=session_id,
+        text=text,
+        channel=channel,
+        responder=responder,
+        language=language,
     ).run()
 
 
@@ -122,38 +130,68 @@ def stream_turn(
     text: str,
     channel: str = Channel.WEB,
     responder: Responder | None = None,
+    language: str | None = None,
 ) -> StreamedTurn:
     """The turn with the reply streamed: the user's message is stored before this returns. A stop
     request (``chats.services.stops``, checked between chunks) or the consumer leaving early (client
     disconnect) closes the provider's stream and stores the text so far with status ``stopped``."""
     return _Turn(
-        user_id=user_id, session_id=session_id, text=text, channel=channel, responder=responder
+        user_id=user_id,
+        session_id=session_id,
+        text=text,
+        channel=channel,
+        responder=responder,
+        language=language,
     ).stream()
 
 
-def regenerate_turn(*, user_id: int, message_id: str, responder: Responder | None = None) -> TurnResult:
+def regenerate_turn(
+    *, user_id: int, message_id: str, responder: Responder | None = None, language: str | None = None
+) -> TurnResult:
     """A new reply to the question ``message_id`` (one of the caller's assistant replies) answered:
     stored as its sibling on a new branch, which becomes active; the responder sees the path up to
     the question. MessageNotFound for someone else's message; InvalidChatInput for a user message."""
-    return _Turn.revising(user_id=user_id, message_id=message_id, text=None, responder=responder).run()
+    return _Turn.revising(
+        user_id=user_id, message_id=message_id, text=None, responder=responder, language=language
+    ).run()
 
 
-def stream_regenerate(*, user_id: int, message_id: str, responder: Responder | None = None) -> StreamedTurn:
+def stream_regenerate(
+    *, user_id: int, message_id: str, responder: Responder | None = None, language: str | None = None
+) -> StreamedTurn:
     """``regenerate_turn`` with the reply streamed (as ``stream_turn``)."""
-    return _Turn.revising(user_id=user_id, message_id=message_id, text=None, responder=responder).stream()
+    return _Turn.revising(
+        user_id=user_id, message_id=message_id, text=None, responder=responder, language=language
+    ).stream()
 
 
-def edit_turn(*, user_id: int, message_id: str, text: str, responder: Responder | None = None) -> TurnResult:
+def edit_turn(
+    *,
+    user_id: int,
+    message_id: str,
+    text: str,
+    responder: Responder | None = None,
+    language: str | None = None,
+) -> TurnResult:
     """The caller's message ``message_id`` edited and resent: ``text`` is stored as its sibling on
     a new branch, which becomes active, and answered there."""
-    return _Turn.revising(user_id=user_id, message_id=message_id, text=text, responder=responder).run()
+    return _Turn.revising(
+        user_id=user_id, message_id=message_id, text=text, responder=responder, language=language
+    ).run()
 
 
 def stream_edit(
-    *, user_id: int, message_id: str, text: str, responder: Responder | None = None
+    *,
+    user_id: int,
+    message_id: str,
+    text: str,
+    responder: Responder | None = None,
+    language: str | None = None,
 ) -> StreamedTurn:
     """``edit_turn`` with the reply streamed (as ``stream_turn``)."""
-    return _Turn.revising(user_id=user_id, message_id=message_id, text=text, responder=responder).stream()
+    return _Turn.revising(
+        user_id=user_id, message_id=message_id, text=text, responder=responder, language=language
+    ).stream()
 
 
 class _Turn:
@@ -166,9 +204,11 @@ class _Turn:
         channel: str,
         responder: Responder | None,
         revised: ChatMessage | None = None,
+        language: str | None = None,
     ) -> None:
         validate_text(text)
         self.user_id = user_id
+        self.language = language
         self.session_id = session_id
         self.text = text
         self.channel = channel
@@ -182,7 +222,13 @@ class _Turn:
 
     @classmethod
     def revising(
-        cls, *, user_id: int, message_id: str, text: str | None, responder: Responder | None
+        cls,
+        *,
+        user_id: int,
+        message_id: str,
+        text: str | None,
+        responder: Responder | None,
+        language: str | None = None,
     ) -> _Turn:
         """The turn that edits (``text``) or regenerates (None) the caller's message ``message_id``."""
         try:
@@ -209,6 +255,7 @@ class _Turn:
             channel=session.channel,
             responder=responder,
             revised=revised,
+            language=language,
         )
         if turn.session_queued:
             raise StoreUnavailable(REVISE_UNAVAILABLE)
@@ -385,6 +432,7 @@ class _Turn:
                     message_id=self.ids.user_message_id,
                     created_at=self.ids.asked_at,
                     fork_of=revised,
+                    language=self.language,
                 )
             low = max(1, question.order - HISTORY_TURNS + 1)
             before = selectors.messages_in_range(
@@ -404,7 +452,10 @@ class _Turn:
                 session = selectors.get_session(user_id=self.user_id, session_id=self.session_id)
             else:
                 session = start_session(
-                    user_id=self.user_id, channel=self.channel, session_id=self.ids.session_id
+                    user_id=self.user_id,
+                    channel=self.channel,
+                    session_id=self.ids.session_id,
+                    language=self.language,
                 )
             question = append_message(
                 session=session,
@@ -412,6 +463,7 @@ class _Turn:
                 content=self.text,
                 message_id=self.ids.user_message_id,
                 created_at=self.ids.asked_at,
+                language=self.language,
             )
         except PyMongoError as exc:
             if store.is_outage(exc):
@@ -440,6 +492,7 @@ class _Turn:
                     parent_message_id=question.message_id,
                     message_id=self.ids.assistant_message_id,
                     fork_of=self.revised,
+                    language=self.language,
                 )
             except PyMongoError as exc:  # a regenerated reply cannot be queued behind the tip
                 if store.is_outage(exc):
@@ -450,6 +503,7 @@ class _Turn:
             reply=reply,
             parent_message_id=question.message_id,
             message_id=self.ids.assistant_message_id,
+            language=self.language,
         )
 
     def remember(
@@ -519,6 +573,7 @@ class _Turn:
             session_id=self.session_id or ids.session_id,
             channel=self.channel,
             created_at=ids.asked_at,
+            language=self.language,
         )
         question = builders.message(
             session=session,
@@ -526,6 +581,7 @@ class _Turn:
             content=self.text,
             message_id=ids.user_message_id,
             created_at=ids.asked_at,
+            language=self.language,
         )
         with transaction.atomic():
             if not self.session_id:
@@ -568,6 +624,7 @@ class _Turn:
             reply=reply,
             message_id=self.ids.assistant_message_id,
             parent_message_id=question.message_id,
+            language=self.language,
         )
         outbox.enqueue_reply(
             user_id=session.user_id,

@@ -421,6 +421,7 @@ def test_me_returns_the_callers_account(user: User) -> None:
         "phone_number": "+4915112345678",
         "is_staff": False,
         "date_joined": response.json()["date_joined"],
+        "search_language": "auto",
     }
     assert response.json()["date_joined"].startswith(user.date_joined.strftime("%Y-%m-%dT%H:%M:%S"))
 
@@ -438,14 +439,14 @@ def test_me_with_an_unknown_token_is_401() -> None:
     assert response.status_code == 401
 
 
-def test_me_is_read_only(user: User) -> None:
+def test_me_ignores_role_and_privilege_flags_in_a_patch(user: User) -> None:
     client = _authenticated(token_for(user))
 
-    response = client.patch(ME_URL, {"role": "staff"}, format="json")
+    response = client.patch(ME_URL, {"role": "staff", "is_staff": True, "is_superuser": True}, format="json")
 
-    assert response.status_code == 405
+    assert response.status_code == 200
     user.refresh_from_db()
-    assert user.role == User.Role.PATIENT
+    assert (user.role, user.is_staff, user.is_superuser) == (User.Role.PATIENT, False, False)
 
 
 # --- OpenAPI ----------------------------------------------------------------------------------
@@ -492,8 +493,10 @@ def test_schema_shows_exact_fields(schema: dict[str, Any]) -> None:
         "phone_number",
         "is_staff",
         "date_joined",
+        "search_language",
     }
     assert set(components["User"]["required"]) == set(components["User"]["properties"])
+    assert set(components["PatchedMeInput"]["properties"]) == {"search_language"}
 
 
 def test_schema_marks_register_and_token_as_public(schema: dict[str, Any]) -> None:

@@ -356,3 +356,12 @@ def test_search_works_on_keyed_terms_with_nothing_readable_at_rest(alice: APICli
         assert word not in stored.lower()
     with pytest.raises(InvalidChatInput):
         selectors.search_chats(query="headache", user_id=None)
+
+
+def test_rebuild_search_stems_the_plaintext_of_sealed_messages(alice: APIClient, patient: User) -> None:
+    send(alice, "Since Monday my headache comes back after lunch")
+
+    call_command("rebuild_search", "--user", str(patient.pk))
+
+    found = alice.get("/api/chat/search?q=headache").json()["data"]
+    assert 1 in [m["order"] for m in found["messages"]]

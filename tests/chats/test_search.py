@@ -185,6 +185,7 @@ def test_a_common_words_first_page_reads_its_postings_in_one_query() -> None:
     assert len(postings_reads) == 1, postings_reads
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # the owner's search language (MySQL)
 def test_rebuild_search_restores_postings_and_vocabulary(capsys: pytest.CaptureFixture[str]) -> None:
     session = _session_with("A bad headache and nausea", "my diabetes diary")
     store.collection(ChatMessage).update_many(
@@ -200,6 +201,18 @@ def test_rebuild_search_restores_postings_and_vocabulary(capsys: pytest.CaptureF
     assert "2 messages" in capsys.readouterr().out
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # the owner's search language (MySQL)
+def test_rebuild_search_reaches_a_message_older_than_its_session() -> None:
+    asked_at = store.now() - timedelta(milliseconds=50)  # a turn's question predates its new session
+    session = services.start_session(user_id=next_user_id())
+    services.append_message(session=session, role=Role.USER, content="insulin question", created_at=asked_at)
+
+    call_command("rebuild_search", "--user", str(session.user_id))
+
+    assert _orders(selectors.search_chats(query="insulin", user_id=session.user_id)) == [1]
+
+
+@pytest.mark.django_db(databases=["default", "chats"])  # the owner's search language (MySQL)
 def test_an_interrupted_rebuild_resumes_where_it_stopped(capsys: pytest.CaptureFixture[str]) -> None:
     session = _session_with("first note about insulin", "second note about insulin")
     call_command("rebuild_search", "--user", str(session.user_id))

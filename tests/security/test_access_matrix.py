@@ -165,6 +165,7 @@ COLLECTION_CASES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, str]] 
     ("", "get"): ("", None, "bob"),
     ("api/auth/logout", "post"): ("", None, ""),
     ("api/auth/me", "get"): ("", None, '"username":"bob"'),
+    ("api/auth/me", "patch"): ("", {"search_language": "fr"}, '"search_language":"fr"'),
     ("api/ehr/me", "get"): ("", None, "MRN-"),
     ("api/ehr/patients/", "get"): ("", None, '"username":"bob"'),
     ("api/audit/me", "get"): ("", None, "results"),
