@@ -257,19 +257,20 @@ def test_a_term_left_waiting_with_its_keys_by_an_earlier_release_is_found_and_wr
     session = _session_with("my insulin pump")
     user_id = session.user_id
     prefix_keys, typo_keys = search.term_keys(user_id, "headach")
-    older = {"key": search.search_key(user_id, "headach"), "prefix_keys": prefix_keys, "typo_keys": typo_keys}
+    key = search.search_key(user_id, "headach")
+    older = {"key": key, "prefix_keys": prefix_keys, "typo_keys": typo_keys}
     store.database()["chat_search_terms"].update_one(
         {"user_id": user_id, "key": search.COUNTS_KEY},
-        {"$push": {"pending": older}, "$inc": {f"counts.{older['key']}": 1}},
+        {"$push": {"pending": older}, "$inc": {f"counts.{key}": 1}},
     )
     store.collection(ChatMessage).update_one(
         {"user_id": user_id, "order": 1},
-        {"$push": {"search_terms": older["key"], "search_postings": search.posting(older["key"], 0)}},
+        {"$push": {"search_terms": key, "search_postings": search.posting(key, 0)}},
     )
 
     assert _orders(selectors.search_chats(query="head", user_id=user_id)) == [1]
     services.append_message(session=session, role=Role.USER, content=" ".join(_made_up_words(70)))
-    stored = store.database()["chat_search_terms"].find_one({"user_id": user_id, "key": older["key"]})
+    stored = store.database()["chat_search_terms"].find_one({"user_id": user_id, "key": key})
     assert stored is not None
     assert stored["prefix_keys"] == prefix_keys
     assert _orders(selectors.search_chats(query="headahce", user_id=user_id)) == [1]
