@@ -41,17 +41,19 @@ def vocabulary() -> Any:
     return store.collection(SearchTerm)
 
 
-def index_documents(documents: Iterable[Document]) -> None:
+def index_documents(documents: Iterable[Document], *, language: str | None = None) -> None:
     """Give every message document its ``search_postings`` and count its terms in the owner's
-    vocabulary (two round trips per user in the batch, whatever its size)."""
+    vocabulary (two round trips per user in the batch, whatever its size). ``language``: the one
+    the documents' ``search_terms`` were stemmed in (None: detected per text), so that new terms
+    are recovered from the text as they were stored."""
     by_user: dict[int, list[Document]] = defaultdict(list)
     for document in documents:
         by_user[int(document["user_id"])].append(document)
     for user_id, owned in by_user.items():
-        _index_user_documents(user_id, sorted(owned, key=lambda d: d["created_at"]))
+        _index_user_documents(user_id, sorted(owned, key=lambda d: d["created_at"]), language)
 
 
-def _index_user_documents(user_id: int, documents: list[Document]) -> None:
+def _index_user_documents(user_id: int, documents: list[Document], language: str | None) -> None:
     owner = Int64(user_id)
     keys = {key for document in documents for key in document.get("search_terms", [])}
     if not keys:
@@ -75,7 +77,7 @@ def _index_user_documents(user_id: int, documents: list[Document]) -> None:
             added[key] += 1
         document["search_postings"] = postings
     waiting = {entry["key"] for entry in pending}
-    new_terms = _plain_terms(user_id, documents, keys - counts.keys() - waiting)
+    new_terms = _plain_terms(user_id, documents, keys - counts.keys() - waiting, language)
     # Numbers ("150", "2mg") get no prefix or typo keys: 150 is not a misspelt 160.
     fresh = [_pending_term(user_id, key, term) for key, term in new_terms.items() if not _has_digit(term)]
     change: Document = {"$inc": {f"counts.{key}": number for key, number in added.items()}}
@@ -96,7 +98,9 @@ def _index_user_documents(user_id: int, documents: list[Document]) -> None:
             raise
 
 
-def _plain_terms(user_id: int, documents: list[Document], new_keys: set[str]) -> dict[str, str]:
+def _plain_terms(
+    user_id: int, documents: list[Document], new_keys: set[str], language: str | None
+) -> dict[str, str]:
     """The terms behind keys new to the vocabulary (their prefixes and deletions are derived from
     the term, which a keyed ``search_key`` does not give back): worked out again from the text."""
     plain: dict[str, str] = {}
@@ -105,7 +109,7 @@ def _plain_terms(user_id: int, documents: list[Document], new_keys: set[str]) ->
     for document in documents:
         if new_keys & set(document.get("search_terms", [])):
             # Importers index documents already built for storage: sealed content is opened here.
-            for term in search.terms_for(crypto.decrypt_value(document.get("content", ""))):
+            for term in search.terms_for(crypto.decrypt_value(document.get("content", "")), language):
                 key = search.search_key(user_id, term)
                 if key in new_keys:
                     plain[key] = term

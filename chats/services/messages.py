@@ -197,7 +197,7 @@ def _insert_messages(
 
     for message in messages:
         message.pk = None
-    _index(messages)
+    _index(messages, language)
     try:
         placed = store.run_transaction(write)
     except (DuplicateKeyError, BulkWriteError) as exc:
@@ -227,7 +227,7 @@ class _Placed:
     branch: int
     first_order: int
     branches: list[dict[str, Any]]
-def _index(messages: list[ChatMessage]) -> None:
+def _index(messages: list[ChatMessage], language: str | None) -> None:
     """Postings and vocabulary before the transaction: the vocabulary is shared by the user's
     concurrent writers, and counted first so a stored message's terms are never missing from it."""
     documents = [
@@ -239,7 +239,7 @@ def _index(messages: list[ChatMessage]) -> None:
         }
         for m in messages
     ]
-    search_index.index_documents(documents)
+    search_index.index_documents(documents, language=language)
     for message, document in zip(messages, documents, strict=True):
         message.search_postings = document["search_postings"]
 

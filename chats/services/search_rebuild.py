@@ -129,7 +129,7 @@ def _rebuild_user(user_id: int, *, resume_at: datetime | None) -> int:
         for document in documents:
             document["search_terms"] = search.document_keys(user_id, document.get("content", ""), language)
         if documents:
-            search_index.index_documents(documents)
+            search_index.index_documents(documents, language=language)
             messages.bulk_write(
                 [
                     UpdateOne(

@@ -5,6 +5,7 @@ the user's messages and titles in; ``auto`` detects it per message. Through the 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts import languages
 from chats import search
+from tests.chats.encryption_keys import own_keys
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
 
@@ -77,6 +79,16 @@ def test_a_french_users_word_is_found_in_a_message_too_short_to_detect(stored: s
     message_id = _send(client, stored)
 
     assert message_id in _message_ids(client, query)
+
+
+def test_with_encryption_on_a_french_users_new_word_is_found_by_its_prefix(tmp_path: Path) -> None:
+    """The vocabulary learns a new term's prefixes from the text, stemmed in the language the
+    term was stored in (the profile's), not in the one detection would pick."""
+    with own_keys(tmp_path):
+        client = _register("amelie", "fr-CH, fr;q=0.9, en;q=0.8")
+        message_id = _send(client, SHORT_FRENCH)
+
+        assert message_id in _message_ids(client, "signa")
 
 
 def test_another_users_language_never_affects_yours() -> None:
