@@ -159,3 +159,20 @@ def test_a_wrong_password_deletes_nothing() -> None:
     assert ApiToken.objects.filter(user_id=patient.pk).exists()
     assert raw_documents(ChatMessage, patient.pk)
     assert crypto.patient_key_exists(patient.pk)
+
+
+def test_deleting_a_user_in_the_admin_erases_their_chats_and_destroys_the_key() -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    patient = make_user(username="dora-admin")
+    send(signed_in(patient), SECRET)
+    browser = Client()
+    browser.force_login(make_user(username="root-admin", is_staff=True, is_superuser=True))
+
+    response = browser.post(reverse("admin:accounts_user_delete", args=[patient.pk]), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=patient.pk).exists()
+    assert raw_documents(ChatMessage, patient.pk) == []
+    assert not crypto.patient_key_exists(patient.pk)
