@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from rest_framework.authtoken.models import TokenProxy
 
+from accounts import deletion
 from accounts import selectors as people
 from accounts.models import User
 
@@ -38,6 +39,14 @@ class UserAdmin(DjangoUserAdmin):
             found = found | queryset.filter(pk__in=named)
         return found, duplicates
 
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        """Through ``accounts.deletion``: the apps erase the user's data first (legal holds kept)."""
+        deletion.delete_account(user=obj, requested_by_id=request.user.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            deletion.delete_account(user=user, requested_by_id=request.user.pk)
+
     @admin.display(description="conversations")
     def conversations(self, user: User) -> str:
         """Links, not counts: the user's page shows no chat data (nothing to audit until followed)."""
@@ -54,6 +63,7 @@ class UserAdmin(DjangoUserAdmin):
             reverse("admin:audit_auditevent_changelist"),
             user.pk,
         )
+
 
 # DRF's token admin lists every key in plain text; API tokens are ``accounts.ApiToken`` digests
 # now and are never shown in the admin (revoke them by changing the user's password).

@@ -19,10 +19,12 @@ from typing import Any, TypeVar
 import pymongo
 from bson import Int64, ObjectId
 from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from django.conf import settings
 from django.db import connections
 from django.db.models import Model
 from django.utils import timezone
+from django_mongodb_backend.queryset import RawQuery, RawQuerySet
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -60,6 +62,35 @@ def raw_database() -> Database[dict[str, Any]]:
 
 def collection(model: type[Model]) -> Collection[dict[str, Any]]:
     return database()[model._meta.db_table]
+
+
+class _Documents(list[dict[str, Any]]):
+    """Already fetched documents, iterated like the cursor a raw query holds."""
+
+    def close(self) -> None:
+        pass
+
+
+class _OpenedRawQuery(RawQuery):
+    """The ORM's raw aggregation, read undecoded and decrypted batch-wise (``crypto.open_raw_documents``)."""
+
+    def _execute_query(self) -> None:
+        connection: Any = connections[self.using]  # django-mongodb-backend's wrapper (untyped)
+        options = connection.database.codec_options
+        raw = connection.get_collection(  # logged like the ORM's own queries (query-count tests)
+            self.model._meta.db_table,
+            codec_options=options.with_options(document_class=RawBSONDocument, type_registry=None),
+        )
+        found = list(raw.aggregate(self.pipeline, session=connection.session))
+        self.cursor = _Documents(crypto.open_raw_documents(found, codec_options=options))
+
+
+def raw_aggregate(model: type[M], pipeline: list[dict[str, Any]]) -> list[M]:
+    """``model.objects.raw_aggregate(pipeline)`` with the result's encrypted values decrypted in one
+    call (a page is one libmongocrypt call, not one per value)."""
+    queryset = RawQuerySet(pipeline, model=model, using=CHATS_ALIAS)
+    queryset.query = _OpenedRawQuery(pipeline, using=CHATS_ALIAS, model=model)
+    return list(queryset)
 
 
 def now() -> datetime:

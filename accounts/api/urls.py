@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.api import views
+from accounts.api import deletion_views, views
 
 app_name = "accounts"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("token", views.ObtainTokenApi.as_view(), name="token"),
     path("logout", views.LogoutApi.as_view(), name="logout"),
     path("me", views.MeApi.as_view(), name="me"),
+    path("account/delete", deletion_views.DeleteAccountApi.as_view(), name="account-delete"),
 ]

@@ -66,6 +66,10 @@ class Erasure(models.Model):
         help_text="The patient's destroyed data keys (crypto-shredding), as hex ids.",
     )
     key_shredded_at = models.DateTimeField(null=True, blank=True)
+    account_deleted = models.BooleanField(
+        default=False,
+        help_text="The erasure of a deleted account: every outbox entry of the user goes, whenever made.",
+    )
 
     class Meta:
         ordering = ["id"]

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db.models import Model
 
+from chats import store
 from chats.exceptions import InvalidChatInput
 
 M = TypeVar("M", bound=Model)
@@ -41,4 +42,4 @@ def aggregate(
         pipeline.append({"$sort": sort})
     if limit is not None:
         pipeline.append({"$limit": limit})
-    return list(model.objects.raw_aggregate(pipeline))  # type: ignore[attr-defined]
+    return store.raw_aggregate(model, pipeline)

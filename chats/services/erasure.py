@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.deletion import ErasureReport
 from chats import crypto, store
 from chats.models import ChatSession
 from chats.outbox.models import Erasure, OutboxEntry
@@ -43,6 +44,35 @@ def request_erasure(*, user_id: int, session_id: str = "", requested_by_id: int 
     """Record and carry out the erasure of one session (``session_id``) or of all of a user's chats."""
     erasure = Erasure.objects.create(user_id=user_id, session_id=session_id, requested_by_id=requested_by_id)
     return complete_erasure(erasure=erasure)
+
+
+ACCOUNT_HOLD_DETAIL = (
+    "{count} conversation(s) are under a legal hold: they are kept, hidden, {key}and are erased "
+    "when the hold is lifted. Everything else was erased."
+)
+ACCOUNT_PENDING_DETAIL = "Your chats are erased as soon as chat storage is back (the erasure is recorded)."
+
+
+def erase_account(*, user_id: int, requested_by_id: int | None) -> ErasureReport:
+    """The chats' part of an account deletion (registered with ``accounts.deletion``): every
+    session not under legal hold with its messages, votes and usage, the search vocabulary, every
+    outbox entry whenever made, the transfer files; then the data key unless a hold keeps it."""
+    from chats.services.transfers import forget_user_transfers  # imports the importers, which import services
+
+    erasure = Erasure.objects.create(user_id=user_id, requested_by_id=requested_by_id, account_deleted=True)
+    result = complete_erasure(erasure=erasure)
+    try:
+        forget_user_transfers(user_id=user_id)
+    except Exception as exc:
+        if not store.is_outage(exc):
+            raise
+    if not result.completed:
+        return ErasureReport(app="chats", completed=False, detail=ACCOUNT_PENDING_DETAIL)
+    if not result.kept_session_ids:
+        return ErasureReport(app="chats", completed=True)
+    key = "with your encryption key, " if crypto.patient_key_exists(user_id) else ""
+    detail = ACCOUNT_HOLD_DETAIL.format(count=len(result.kept_session_ids), key=key)
+    return ErasureReport(app="chats", completed=True, kept=len(result.kept_session_ids), detail=detail)
 
 
 def complete_erasure(*, erasure: Erasure) -> ErasureResult:
@@ -81,9 +111,11 @@ def complete_pending_erasures() -> int:
 
 
 def erased_scope(*, entry: OutboxEntry) -> bool:
-    """Whether a recorded erasure covers this entry (same user and scope, accepted before it)."""
+    """Whether a recorded erasure covers this entry (same user and scope, accepted before it; any
+    entry of a deleted account)."""
     scope = Q(session_id="") | Q(session_id=entry.session_id) if entry.session_id else Q(session_id="")
-    return Erasure.objects.filter(scope, user_id=entry.user_id, requested_at__gte=entry.created_at).exists()
+    covering = Q(scope, requested_at__gte=entry.created_at) | Q(account_deleted=True)
+    return Erasure.objects.filter(covering, user_id=entry.user_id).exists()
 
 
 def _shred_if_nothing_left(erasure: Erasure, *, kept: list[str]) -> list[str]:
@@ -112,7 +144,9 @@ def shred_after_purge(*, user_id: int) -> list[str]:
 
 
 def _purge_outbox(erasure: Erasure) -> int:
-    entries = OutboxEntry.objects.filter(user_id=erasure.user_id, created_at__lte=erasure.requested_at)
+    entries = OutboxEntry.objects.filter(user_id=erasure.user_id)
+    if not erasure.account_deleted:
+        entries = entries.filter(created_at__lte=erasure.requested_at)
     if erasure.session_id:
         entries = entries.filter(session_id=erasure.session_id)
     deleted, _ = entries.delete()

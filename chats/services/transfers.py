@@ -349,8 +349,22 @@ def purge_expired_transfers() -> int:
     return removed
 
 
+def forget_user_transfers(*, user_id: int) -> int:
+    """Delete every transfer of a user, record and files (a built export is a plaintext copy of
+    their chats): account deletion. A running one is asked to stop first. Returns how many."""
+    transfers = transfers_collection()
+    owned = {"user_id": int(user_id)}
+    transfers.update_many(owned, {"$set": {"cancel_requested": True}})
+    found = [document["_id"] for document in transfers.find(owned, {"_id": 1})]
+    for transfer_id in found:
+        _remove_folder(transfer_id)
+    transfers.delete_many({"_id": {"$in": found}})
+    return len(found)
+
+
 __all__ = [
     "TransferNotFound",
+    "forget_user_transfers",
     "purge_expired_transfers",
     "request_cancel",
     "run_export",

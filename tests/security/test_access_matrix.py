@@ -72,6 +72,7 @@ ACCESS: dict[str, str] = {
     "": OWNER_COLLECTION,
     "api/auth/logout": OWNER_COLLECTION,
     "api/auth/me": OWNER_COLLECTION,
+    "api/auth/account/delete": OWNER_COLLECTION,
     "api/ehr/me": OWNER_COLLECTION,
     "api/ehr/patients/": OWNER_COLLECTION,
     "api/audit/me": OWNER_COLLECTION,
@@ -166,6 +167,8 @@ COLLECTION_CASES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, str]] 
     ("api/auth/logout", "post"): ("", None, ""),
     ("api/auth/me", "get"): ("", None, '"username":"bob"'),
     ("api/auth/me", "patch"): ("", {"search_language": "fr"}, '"search_language":"fr"'),
+    # Bob deletes his own account (tests.factories' password); Alice's data stays as it was
+    ("api/auth/account/delete", "post"): ("", {"password": "correct-horse-battery-staple"}, '"deleted":true'),
     ("api/ehr/me", "get"): ("", None, "MRN-"),
     ("api/ehr/patients/", "get"): ("", None, '"username":"bob"'),
     ("api/audit/me", "get"): ("", None, "results"),
