@@ -22,27 +22,16 @@ from typing import Any
 from bson import Int64, ObjectId
 from bson.errors import InvalidId
 
-from chats import crypto, search, store
+from chats import crypto, search
 from chats.exceptions import InvalidChatInput
 from chats.models import ChatMessage, ChatSession, SearchTerm
 from chats.selectors.query import aggregate, page_size
-from chats.selectors.sessions import (
-    FIRST_SESSION_SLICE,
-    SESSION_SLICES,
-    UNBOUNDED_AFTER,
-    next_slice_width,
-)
 from medibot.mongodb.shard_guard import unscoped
 
 SORTS = ("newest", "relevance")
 MAX_EXPANSIONS = 4  # vocabulary terms a query word may stand for besides its exact terms
 VOCABULARY_SCAN_LIMIT = 200  # vocabulary entries one prefix or typo probe may bring back
 BUDGET_FACTOR = 4  # postings read for one page: at most this many times the page size
-# The most recently active sessions whose titles one search looks at: titles have no postings, and
-# an index range on their terms would grow with the matching sessions (SecantusDB reads them all,
-# whatever ``$limit`` follows), so titles are matched within the newest sessions, read in the
-# session list's descending ``updated_at`` slices.
-TITLE_SCAN_LIMIT = 100
 EXACT, PREFIX, TYPO = 3, 2, 1  # how strongly a matched term counts for relevance
 
 
@@ -235,40 +224,21 @@ def _counts(
 
 
 def _title_matches(user_id: int, words: list[_Word], size: int) -> list[ChatSession]:
-    """Sessions whose title holds every word (its exact or expanded terms), most recently active
-    first, among the user's ``TITLE_SCAN_LIMIT`` most recently active live sessions (archived and
-    pinned ones included). Those are read as the session list reads them: descending, disjoint
-    ``updated_at`` slices on session_list_idx, each sized from the density seen so far, so the work
-    follows that cap, not how many sessions the user has or how many titles match (at most
-    ``SESSION_SLICES + 1`` slices, two reads each: live and archived). An older session's title
-    is not looked at; its messages are still found by the message search."""
+    """Sessions whose title holds every word (its exact or expanded terms)."""
     wanted = [
-        set(word.terms) | {search.search_key(user_id, term) for term in word.query.exact} for word in words
+        sorted(set(word.terms) | {search.search_key(user_id, t) for t in word.query.exact}) for word in words
     ]
-    owner = Int64(user_id)
-    # one exact is_archived per read: SecantusDB scans the collection for an $in on it
-    prefixes = [{"user_id": owner, "deleted_at": None, "is_archived": value} for value in (False, True)]
-    newest: list[ChatSession] = []
-    high: datetime | None = None
-    width = FIRST_SESSION_SLICE
-    for probe in range(SESSION_SLICES + 1):
-        low = (high or store.now()) - width if probe < SESSION_SLICES and width < UNBOUNDED_AFTER else None
-        bounds = {**({"$gte": low} if low else {}), **({"$lt": high} if high else {})}
-        window = [
-            session
-            for prefix in prefixes
-            for session in aggregate(ChatSession, {**prefix, **({"updated_at": bounds} if bounds else {})})
-        ]
-        newest += window
-        if len(newest) >= TITLE_SCAN_LIMIT or low is None:
-            break
-        width = next_slice_width(width=width, found=len(window), missing=TITLE_SCAN_LIMIT - len(newest))
-        high = low
-    newest.sort(key=lambda session: (session.updated_at, str(session.pk)), reverse=True)
-    matches = [
-        s for s in newest[:TITLE_SCAN_LIMIT] if all(keys & set(s.search_terms or ()) for keys in wanted)
-    ]
-    return matches[:size]
+    driver, *others = sorted(wanted, key=len)
+    rest: dict[str, Any] = {"deleted_at": None}
+    if others:
+        rest["$and"] = [{"search_terms": {"$in": keys}} for keys in others]
+    return aggregate(
+        ChatSession,
+        {"user_id": Int64(user_id), "search_terms": {"$in": driver}},
+        rest,
+        sort={"updated_at": -1, "_id": -1},
+        limit=size,
+    )
 
 
 def _position(message: ChatMessage) -> tuple[datetime, str]:

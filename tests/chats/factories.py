@@ -95,17 +95,3 @@ def exchange(
         session=session, reply=reply, message_id=assistant_message_id, parent_message_id=question.message_id
     )
     return question, answer, usage
-
-
-def bulk_sessions(
-    *, user_id: int, count: int, title: str, spacing: timedelta = timedelta(seconds=1)
-) -> list[ChatSession]:
-    """``count`` sessions of one user titled "<title> <n>", ``spacing`` apart up to now (the last
-    the most recently updated), inserted in one batch as the services would store them."""
-    start = store.now() - spacing * (count + 1)
-    sessions = [
-        builders.session(user_id=user_id, title=f"{title} {number}", created_at=start + spacing * number)
-        for number in range(1, count + 1)
-    ]
-    store.collection(ChatSession).insert_many([store.to_document(session) for session in sessions])
-    return [store.mark_saved(session) for session in sessions]
