@@ -70,6 +70,14 @@ class Erasure(models.Model):
         default=False,
         help_text="The erasure of a deleted account: every outbox entry of the user goes, whenever made.",
     )
+    rechecked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Account erasures: when the second pass ran, once every request of the account that was"
+            " in flight at the deletion had ended (CHAT_ACCOUNT_ERASURE_RECHECK_SECONDS later)."
+        ),
+    )
 
     class Meta:
         ordering = ["id"]

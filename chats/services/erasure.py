@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -103,10 +105,34 @@ def complete_erasure(*, erasure: Erasure) -> ErasureResult:
 
 
 def complete_pending_erasures() -> int:
-    """Finish every erasure the chat store could not carry out yet; returns how many completed."""
+    """Finish every erasure the chat store could not carry out yet, and run each account erasure a
+    second time once the requests in flight at the deletion have ended; returns how many completed.
+
+    A request already past authentication when the account was deleted may still store a
+    conversation (with encryption on, under a new data key) after the first pass listed the
+    sessions; tokens are revoked and the user is gone, so after CHAT_ACCOUNT_ERASURE_RECHECK_SECONDS
+    (longer than any request lives) nothing more can arrive, and the second pass finds everything."""
+    from chats.services.transfers import forget_user_transfers  # imports the importers, which import services
+
     done = 0
     for erasure in Erasure.objects.filter(completed_at__isnull=True).order_by("id"):
         done += complete_erasure(erasure=erasure).completed
+    due = timezone.now() - timedelta(seconds=settings.CHAT_ACCOUNT_ERASURE_RECHECK_SECONDS)
+    rechecks = Erasure.objects.filter(
+        account_deleted=True, completed_at__isnull=False, rechecked_at__isnull=True, requested_at__lte=due
+    )
+    for erasure in rechecks.order_by("id"):
+        if not complete_erasure(erasure=erasure).completed:
+            continue
+        try:
+            forget_user_transfers(user_id=erasure.user_id)
+        except Exception as exc:
+            if not store.is_outage(exc):
+                raise
+            continue
+        erasure.rechecked_at = timezone.now()
+        erasure.save(update_fields=["rechecked_at"])
+        done += 1
     return done
 
 

@@ -320,6 +320,10 @@ CHAT_ENCRYPTION_KMS_CREDENTIALS = env.json("CHAT_ENCRYPTION_KMS_CREDENTIALS", de
 CHAT_ENCRYPTION_MASTER_KEY = env.json("CHAT_ENCRYPTION_MASTER_KEY", default={})
 # How long any process may keep using a data key after it was destroyed (key caches' expiry).
 CHAT_ENCRYPTION_KEY_CACHE_SECONDS = env.float("CHAT_ENCRYPTION_KEY_CACHE_SECONDS", default=60.0)
+# An account erasure runs a second time this long after the deletion, when no request of the account
+# that was in flight at the deletion can still be storing anything (gunicorn's timeout is 30 s;
+# streamed answers end well within this). sync_outbox (every minute) runs it.
+CHAT_ACCOUNT_ERASURE_RECHECK_SECONDS = env.float("CHAT_ACCOUNT_ERASURE_RECHECK_SECONDS", default=300.0)
 # The key vault collection; empty: <chats database>_keyvault.datakeys (a database of its own).
 CHAT_KEY_VAULT_NAMESPACE = env.str("CHAT_KEY_VAULT_NAMESPACE", default="")
 # The outbox payloads' AES-256-GCM key (base64 of 32 bytes); empty: derived from the local master key.

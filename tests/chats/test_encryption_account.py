@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from bson.codec_options import CodecOptions
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -176,3 +177,38 @@ def test_deleting_a_user_in_the_admin_erases_their_chats_and_destroys_the_key() 
     assert not User.objects.filter(pk=patient.pk).exists()
     assert raw_documents(ChatMessage, patient.pk) == []
     assert not crypto.patient_key_exists(patient.pk)
+
+
+def test_a_write_that_lands_after_the_account_erasure_is_erased_by_its_second_pass() -> None:
+    """A request already past authentication when the account is deleted may still store a
+    conversation (and, with no cached key, make a new data key) after the eraser listed the
+    sessions: the erasure's second pass, once every such request has ended, removes it."""
+    patient = make_user(username="late-write")
+    client = signed_in(patient)
+    send(client, SECRET)
+    assert delete_account(client).status_code == 200
+    late = services.start_session(user_id=patient.pk)  # what the in-flight request stores
+    services.append_message(session=late, role="user", content=SECRET)
+    assert crypto.patient_key_exists(patient.pk)
+
+    with override_settings(CHAT_ACCOUNT_ERASURE_RECHECK_SECONDS=0):
+        services.complete_pending_erasures()
+
+    for model in (ChatSession, ChatMessage, SearchTerm):
+        assert raw_documents(model, patient.pk) == [], model
+    assert not crypto.patient_key_exists(patient.pk)
+    assert Erasure.objects.get(user_id=patient.pk).rechecked_at is not None
+
+
+def test_the_second_pass_waits_until_in_flight_requests_have_ended() -> None:
+    patient = make_user(username="early-check")
+    client = signed_in(patient)
+    send(client, SECRET)
+    assert delete_account(client).status_code == 200
+    late = services.start_session(user_id=patient.pk)
+
+    with override_settings(CHAT_ACCOUNT_ERASURE_RECHECK_SECONDS=3600):
+        services.complete_pending_erasures()
+
+    assert selectors.get_session(user_id=patient.pk, session_id=late.session_id).pk == late.pk
+    assert Erasure.objects.get(user_id=patient.pk).rechecked_at is None
