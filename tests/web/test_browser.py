@@ -47,9 +47,13 @@ def sign_in(page: Page, server: LiveServer | OutageSite, username: str = "pat") 
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{server.url}/")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")  # chat.js bound its handlers
 
 
 def send(page: Page, text: str) -> None:
+    """Type and send with Enter, once chat.js has bound its handlers (before that, Enter in the
+    textarea only adds a line: CI once lost a message to that race)."""
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
     page.get_by_label("Message", exact=True).fill(text)
     page.keyboard.press("Enter")
 

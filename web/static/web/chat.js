@@ -1606,4 +1606,7 @@
   if (initialSession) openSession(initialSession, { address: "replace" });
   else window.history.replaceState({ sessionId: null }, "", window.location.pathname);
   loadSessions({ reset: true });
+  // Every handler is bound: the composer sends on Enter from now on (browser tests wait for this;
+  // the deferred script runs after the page is shown, so a fast typist could beat it).
+  document.body.dataset.ready = "true";
 })();
