@@ -413,7 +413,13 @@ class SessionDetailApi(APIView):
 
     @extend_schema(parameters=[SESSION_ID], responses=io.SessionOutput)
     def get(self, request: Request, session_id: str) -> Response:
-        return Response(io.SessionOutput(_session(request, session_id)).data)
+        try:
+            session = _session(request, session_id)
+        except PyMongoError as exc:  # the page asks for it after every turn: degraded, like the pages
+            recent = _recent(request, session_id, exc)
+            stale = {"degraded": True, "as_of": recent.as_of.isoformat()}
+            return Response({**io.SessionOutput(recent.session).data, **stale})
+        return Response(io.SessionOutput(session).data)
 
     @extend_schema(parameters=[SESSION_ID], request=io.SessionUpdateInput, responses=io.SessionOutput)
     def patch(self, request: Request, session_id: str) -> Response:

@@ -146,6 +146,8 @@ def test_frozen_then_killed_recent_history_is_served_degraded_and_the_bot_keeps_
 
     status, full = site.call("GET", f"/api/chat/sessions/{current}/full")
     assert (status, full.get("degraded"), len(full.get("messages", []))) == (200, True, 6), full
+    status, detail = site.call("GET", f"/api/chat/sessions/{current}")
+    assert (status, detail.get("session_id"), detail.get("degraded")) == (200, current, True), detail
 
     status, older_page = site.page(current, "?before=3")
     assert status == 503, older_page
