@@ -216,6 +216,8 @@ def stopped_reply(*, content: str, prompt: str) -> Reply:
         completion_tokens=estimate_tokens(content),
         metadata={"tokens_estimated": True},
     )
+
+
 def title_change(*, user_id: int, title: str, language: str | None = None) -> dict[str, Any]:
     """The ``$set`` of a session's title given later (from its first message): the search terms
     come from the plaintext (stemmed in ``language``, None: detected), the stored title is

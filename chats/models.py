@@ -158,6 +158,10 @@ class ChatMessage(models.Model):
     search_terms = ArrayField(models.CharField(max_length=64), default=list, blank=True, editable=False)
     # ``<term key>~<bucket>`` (chats.search_index): the newest matches of a term are its top buckets.
     search_postings = ArrayField(models.CharField(max_length=80), default=list, blank=True, editable=False)
+    # True while the message's terms are not in its owner's vocabulary counts yet (the live append
+    # path defers that write; chats.search_index.count_deferred clears it). Indexed by the partial
+    # ``message_uncounted_idx`` (migration 0010): only marked messages have an entry.
+    search_uncounted = models.BooleanField(null=True, default=None, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = MongoManager()

@@ -147,6 +147,11 @@ def deletions(word: str, distance: int) -> set[str]:
     return found
 
 
+def has_digit(term: str) -> bool:
+    """Numbers ("150", "2mg") get no prefix or typo keys: 150 is not a misspelt 160."""
+    return any(char.isdigit() for char in term)
+
+
 def stored_typo_keys(term: str) -> set[str]:
     """The deletion keys a vocabulary term is stored under (its stem is a letter or two shorter
     than the word, hence the thresholds one below ``typo_distance``'s)."""

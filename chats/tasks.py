@@ -15,6 +15,7 @@ from django.utils import timezone
 from chats import backups, services
 from chats.outbox import services as outbox
 from chats.services import transfers
+from chats.services.search_rebuild import count_deferred_terms
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,23 @@ def enqueue_outbox_sync() -> None:
         sync_outbox.apply_async(retry=False)
     except Exception as exc:  # a broker outage must not fail a chat request
         logger.warning("could not enqueue the outbox sync", extra={"error": exc.__class__.__name__})
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def count_search_terms(user_id: int | None = None) -> int:
+    """Count the search terms the append path deferred: one user's (asked by an append), or
+    every user's (every minute from beat). Idempotent; a failed run is redone by the next."""
+    with pymongo.timeout(_job_deadline()):
+        return count_deferred_terms(user_id=user_id)
+
+
+def enqueue_search_count(*, user_id: int) -> None:
+    """Ask a worker to count one user's deferred search terms; never fails the caller (the
+    minute job counts them anyway)."""
+    try:
+        count_search_terms.apply_async(args=[user_id], retry=False)
+    except Exception as exc:  # a broker outage must not fail a chat request
+        logger.warning("could not enqueue the search count", extra={"error": exc.__class__.__name__})
 
 
 @shared_task(acks_late=True, autoretry_for=(pymongo.errors.PyMongoError,), retry_backoff=True, max_retries=5)

@@ -11,7 +11,10 @@ from typing import Any
 
 from django.db import router
 
-INTERVAL_TASKS = [("chats: deliver the outbox", "chats.tasks.sync_outbox", 1)]
+INTERVAL_TASKS = [
+    ("chats: deliver the outbox", "chats.tasks.sync_outbox", 1),
+    ("chats: count deferred search terms", "chats.tasks.count_search_terms", 1),
+]
 CRONTAB_TASKS = [
     ("chats: retention cleanup", "chats.tasks.cleanup_chats", "30", "3"),
     ("chats: daily statistics", "chats.tasks.compute_daily_stats", "15", "0"),

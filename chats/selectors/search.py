@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from typing import Any
 from bson import Int64, ObjectId
 from bson.errors import InvalidId
 
-from chats import crypto, search
+from chats import crypto, search, search_index, store
 from chats.exceptions import InvalidChatInput
 from chats.models import ChatMessage, ChatSession, SearchTerm
 from chats.selectors.query import aggregate, page_size
@@ -58,6 +59,7 @@ class _Word:
 
     query: search.QueryWord
     terms: dict[str, tuple[int, int]] = field(default_factory=dict)
+    tops: dict[str, int] = field(default_factory=dict)  # key -> the highest bucket of its postings
 
     @property
     def weight(self) -> int:
@@ -114,8 +116,8 @@ def search_chats(
     driver = min(words, key=lambda word: word.weight)
     walk = _Walk(
         next_bucket={
-            key: resume.get(key, (count - 1) // search.BUCKET_SIZE) if cursor is None or key in resume else -1
-            for key, (count, _) in driver.terms.items()
+            key: resume.get(key, driver.tops[key]) if cursor is None or key in resume else -1
+            for key in driver.terms
         }
     )
     page, more = _walk(user_id, walk, words, parsed, position, size)
@@ -145,12 +147,14 @@ def _expand(user_id: int, parsed: search.Query) -> list[_Word]:
         return sorted({search.search_key(user_id, value) for value in values})
 
     exact_keys = keys(term for word in parsed.words for term in word.exact)
-    counts, pending = _counts(user_id, exact_keys, with_pending=True)
+    vocabulary = _vocabulary(user_id, exact_keys)
+    counts = vocabulary.counts
     prefix_keys = keys(term for word in parsed.words for term in word.prefix_probes)
     typo_keys = keys(probe for word in parsed.words for probe in word.typo_probes)
     plain_prefixes = {probe for word in parsed.words for probe in word.prefix_probes}
     plain_typos = {probe for word in parsed.words for probe in word.typo_probes}
-    entries = [_pending_entry(user_id, entry, plain_prefixes, plain_typos) for entry in pending]
+    waiting = [*vocabulary.pending, *({"key": k, "term": t} for k, t in vocabulary.uncounted_terms.items())]
+    entries = [_pending_entry(user_id, entry, plain_prefixes, plain_typos) for entry in waiting]
     for field_name, probe_keys in (("prefix_keys", prefix_keys), ("typo_keys", typo_keys)):
         if probe_keys:
             entries += [
@@ -163,21 +167,24 @@ def _expand(user_id: int, parsed: search.Query) -> list[_Word]:
             ]
     unknown = sorted({entry["key"] for entry in entries} - counts.keys())
     if unknown:
-        counts.update(_counts(user_id, unknown)[0])
+        counts.update(_counts(user_id, unknown))
     for word in words:
         for key in keys(word.query.exact):
-            if key in counts:
-                word.terms[key] = (counts[key], EXACT)
+            if vocabulary.known(key):
+                word.terms[key] = (vocabulary.total(key), EXACT)
+                word.tops[key] = vocabulary.top_bucket(key)
         probes = set(keys(word.query.prefix_probes))
         typo_probes = set(keys(word.query.typo_probes))
         extra = [(e["key"], PREFIX) for e in entries if probes & set(e["prefix_keys"])]
         extra += [(e["key"], TYPO) for e in entries if typo_probes & set(e["typo_keys"])]
-        extra = [(key, strength) for key, strength in extra if key in counts]
-        extra.sort(key=lambda pair: (-pair[1], -counts[pair[0]], pair[0]))
+        extra = [(key, strength) for key, strength in extra if vocabulary.known(key)]
+        extra.sort(key=lambda pair: (-pair[1], -vocabulary.total(pair[0]), pair[0]))
         for key, strength in extra:
             if sum(1 for _, s in word.terms.values() if s != EXACT) >= MAX_EXPANSIONS:
                 break
-            word.terms.setdefault(key, (counts[key], strength))
+            if key not in word.terms:
+                word.terms[key] = (vocabulary.total(key), strength)
+                word.tops[key] = vocabulary.top_bucket(key)
     return words
 
 
@@ -198,29 +205,77 @@ def _pending_entry(
     }
 
 
-def _counts(
-    user_id: int, keys: list[str], *, with_pending: bool = False
-) -> tuple[dict[str, int], list[dict[str, Any]]]:
-    """How many of the user's messages hold each of ``keys`` (their counts document, projected),
-    and (``with_pending``) the new terms waiting there to be written as term documents."""
+@dataclass
+class _Vocabulary:
+    """What a search knows of its user's vocabulary: the counts document's counts (of the keys
+    asked), its pending new terms, and the terms of the messages whose counting is deferred."""
+
+    counts: dict[str, int]
+    pending: list[dict[str, Any]]
+    uncounted: Counter[str] = field(default_factory=Counter)  # key -> deferred occurrences
+    uncounted_terms: dict[str, str] = field(default_factory=dict)  # key -> plain term
+
+    def total(self, key: str) -> int:
+        return self.counts.get(key, 0) + self.uncounted[key]
+
+    def known(self, key: str) -> bool:
+        return key in self.counts or key in self.uncounted
+
+    def top_bucket(self, key: str) -> int:
+        """The highest bucket a posting of ``key`` may be in: the one its stored count names
+        (deferred postings were placed from that count, so they are there too)."""
+        return search.bucket_of(self.counts.get(key, 0))
+
+
+def _vocabulary(user_id: int, keys: list[str], *, language: str | None = None) -> _Vocabulary:
+    """One read: the counts document projected to ``keys`` with its pending terms, and the
+    user's messages whose terms are not counted yet (``search_index``: a range of the partial
+    ``message_uncounted_idx``), their terms recovered from their text for prefix and typo probes."""
+    wanted = sorted(set(keys))
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"user_id": Int64(user_id), "key": search.COUNTS_KEY}},
+        {"$project": {"key": 1, "pending": 1, **{f"counts.{key}": 1 for key in wanted}}},
+        {
+            "$unionWith": {
+                "coll": ChatMessage._meta.db_table,
+                "pipeline": [
+                    {"$match": {"user_id": Int64(user_id), search_index.UNCOUNTED: True}},
+                    {"$limit": search_index.COUNT_BATCH},
+                    {"$project": {"search_terms": 1, "content": 1}},
+                ],
+            }
+        },
+    ]
+    found = _Vocabulary(counts={}, pending=[])
+    deferred = []
+    for document in store.collection(SearchTerm).aggregate(pipeline):
+        if document.get("key") == search.COUNTS_KEY:
+            counts = document.get("counts") or {}
+            found.counts = {key: int(counts[key]) for key in wanted if key in counts}
+            found.pending = list(document.get("pending") or [])
+        else:
+            found.uncounted.update(document.get("search_terms") or [])
+            deferred.append(document)
+    if deferred:
+        words = search_index.plain_terms(user_id, deferred, set(found.uncounted), language)
+        found.uncounted_terms = {key: term for key, term in words.items() if not search.has_digit(term)}
+    return found
+
+
+def _counts(user_id: int, keys: list[str]) -> dict[str, int]:
+    """How many of the user's messages hold each of ``keys`` (their counts document, projected)."""
     wanted = sorted(set(keys))
     projection: dict[str, Any] = {"user_id": 1, "key": 1, **{f"counts.{key}": 1 for key in wanted}}
-    if with_pending:
-        projection["pending"] = 1
-    present = {  # fields the projection may leave out, so the model never loads them on access
-        "counts": {"$ifNull": ["$counts", {}]},
-        "pending": {"$ifNull": ["$pending", []]} if with_pending else {"$literal": []},
-    }
     pipeline = [
         {"$match": {"user_id": Int64(user_id), "key": search.COUNTS_KEY}},
         {"$project": projection},
-        {"$addFields": present},
+        {"$addFields": {"counts": {"$ifNull": ["$counts", {}]}}},
     ]
     found = list(SearchTerm.objects.raw_aggregate(pipeline))
     if not found:
-        return {}, []
+        return {}
     counts = found[0].counts or {}
-    return {key: int(counts[key]) for key in wanted if key in counts}, list(found[0].pending or [])
+    return {key: int(counts[key]) for key in wanted if key in counts}
 
 
 def _title_matches(user_id: int, words: list[_Word], size: int) -> list[ChatSession]:

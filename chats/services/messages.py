@@ -207,6 +207,7 @@ def _insert_messages(
         if replayed is None:
             raise
         return replayed
+    _count_soon(messages, placed.count)
     session.message_count = placed.count
     session.active_branch = placed.branch
     session.branches = placed.branches
@@ -227,9 +228,12 @@ class _Placed:
     branch: int
     first_order: int
     branches: list[dict[str, Any]]
+
+
 def _index(messages: list[ChatMessage], language: str | None) -> None:
-    """Postings and vocabulary before the transaction: the vocabulary is shared by the user's
-    concurrent writers, and counted first so a stored message's terms are never missing from it."""
+    """Postings before the transaction, placed from the owner's vocabulary counts as they stand;
+    the counting itself is deferred (``search_index``): the messages are stored marked
+    ``search_uncounted``, and ``_count_soon`` asks for the count now and then."""
     documents = [
         {
             "user_id": m.user_id,
@@ -239,9 +243,23 @@ def _index(messages: list[ChatMessage], language: str | None) -> None:
         }
         for m in messages
     ]
-    search_index.index_documents(documents, language=language)
+    search_index.index_documents(documents, language=language, defer_counts=True)
     for message, document in zip(messages, documents, strict=True):
         message.search_postings = document["search_postings"]
+        message.search_uncounted = document.get(search_index.UNCOUNTED)
+
+
+def _count_soon(messages: list[ChatMessage], count_after: int) -> None:
+    """Every ``COUNT_EVERY`` messages of a conversation, ask a worker to count its owner's
+    deferred terms (a broker outage only leaves them to the job that runs every minute)."""
+    if not any(message.search_uncounted for message in messages):
+        return
+    every = search_index.COUNT_EVERY
+    if (count_after - len(messages)) // every == count_after // every:
+        return
+    from chats import tasks  # the task module imports the services
+
+    tasks.enqueue_search_count(user_id=messages[0].user_id)
 
 
 def _count_up(

@@ -20,7 +20,7 @@ from typing import Any
 from bson import Int64
 from pymongo import UpdateOne
 
-from accounts.selectors import search_language_of
+from accounts.selectors import search_language_of, search_languages
 from chats import search, search_index, store
 from chats.models import ChatMessage, ChatSession
 from medibot.mongodb.shard_guard import unscoped
@@ -138,7 +138,8 @@ def _rebuild_user(user_id: int, *, resume_at: datetime | None) -> int:
                             "$set": {
                                 "search_terms": d["search_terms"],
                                 "search_postings": d["search_postings"],
-                            }
+                            },
+                            "$unset": {search_index.UNCOUNTED: ""},  # counted just now
                         },
                     )
                     for d in documents
@@ -154,3 +155,21 @@ def _rebuild_user(user_id: int, *, resume_at: datetime | None) -> int:
         )
     logger.info("search rebuilt", extra={"user_id": user_id, "messages": done})
     return done
+
+
+def count_deferred_terms(*, user_id: int | None = None) -> int:
+    """Count the vocabulary terms the live append path deferred (``search_index``): one user's,
+    or (``user_id=None``, the job that runs every minute) those of every user who has some.
+    Returns how many messages were counted."""
+    user_ids = [user_id] if user_id is not None else search_index.users_with_deferred_counts()
+    languages = search_languages(user_ids=user_ids)
+    counted = 0
+    for owner in user_ids:
+        while True:  # a backlog larger than one batch (no worker ran for a while)
+            done = search_index.count_deferred(owner, language=languages[owner])
+            counted += done
+            if done < search_index.COUNT_BATCH:
+                break
+    if counted:
+        logger.info("deferred search terms counted", extra={"users": len(user_ids), "messages": counted})
+    return counted

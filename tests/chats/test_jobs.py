@@ -111,10 +111,12 @@ def test_beat_schedules_exist_as_editable_rows() -> None:
         "chats.tasks.cleanup_chats",
         "chats.tasks.compute_daily_stats",
         "chats.tasks.backup_chats",
+        "chats.tasks.count_search_terms",
     ):
         assert task in tasks
-    outbox = PeriodicTask.objects.get(task="chats.tasks.sync_outbox")
-    assert (outbox.interval.every, outbox.interval.period) == (1, "minutes")
+    for every_minute in ("chats.tasks.sync_outbox", "chats.tasks.count_search_terms"):
+        job = PeriodicTask.objects.get(task=every_minute)
+        assert (job.interval.every, job.interval.period) == (1, "minutes")
 
 
 @pytest.mark.django_db(databases=["default"])

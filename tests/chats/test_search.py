@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 
-from chats import search, search_index, selectors, services, store
+from chats import search, search_index, selectors, services, store, tasks
 from chats.exceptions import InvalidChatInput
 from chats.models import ChatMessage, ChatSession, Role
 from tests.chats.explain import captured_aggregations, explain
@@ -144,6 +145,100 @@ def test_newest_first_cursor_walk_returns_each_hit_once_across_buckets() -> None
     assert seen == expected
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # the counting job reads the search language (MySQL)
+def test_the_walk_stays_in_order_while_counts_are_deferred_and_counted_now_and_then() -> None:
+    """Appends place postings from the counts as they stand and leave the counting to a job (here
+    run every fifth append, out of step with the buckets): every hit still comes once, newest
+    first, and no bucket holds more than a job's worth of postings over its size."""
+    session = services.start_session(user_id=next_user_id())
+    moment = store.now() - timedelta(hours=1)
+    for number in range(1, 61):
+        content = f"note {number} about insulin" if number % 3 else f"note {number} about walking"
+        services.append_message(
+            session=session, role=Role.USER, content=content, created_at=moment + timedelta(seconds=number)
+        )
+        if number % 5 == 0:
+            tasks.count_search_terms(session.user_id)
+    expected = [order for order in range(60, 0, -1) if order % 3]
+
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = selectors.search_chats(query="insulin", user_id=session.user_id, limit=5, cursor=cursor)
+        seen += _orders(page)
+        if not page.has_more:
+            break
+        cursor = page.next_cursor
+
+    assert seen == expected
+    key = search.search_key(session.user_id, "insulin")
+    buckets = Counter(
+        posting
+        for document in store.collection(ChatMessage).find(
+            {"user_id": session.user_id}, {"search_postings": 1}
+        )
+        for posting in document["search_postings"]
+        if posting.startswith(f"{key}{search.POSTING_SEPARATOR}")
+    )
+    assert len(buckets) > 3
+    assert max(buckets.values()) <= search.BUCKET_SIZE + 5
+
+
+@pytest.mark.django_db(databases=["default", "chats"])  # the counting job reads the search language (MySQL)
+def test_a_word_first_used_a_moment_ago_is_found_before_and_after_its_count_is_written() -> None:
+    session = _session_with("my insulin pump")  # the user's first terms are counted at once
+    services.append_message(session=session, role=Role.USER, content="a pounding headache since noon")
+    services.append_message(session=session, role=Role.USER, content="the headache is worse")
+
+    for when in ("deferred", "counted"):
+        for query in ("headache", "head", "headahce", "pounding"):
+            assert _orders(selectors.search_chats(query=query, user_id=session.user_id)) in (
+                [3, 2],
+                [2],
+            ), (when, query)
+        if when == "deferred":
+            assert tasks.count_search_terms(session.user_id) == 2
+
+    counts = store.database()["chat_search_terms"].find_one(
+        {"user_id": session.user_id, "key": search.COUNTS_KEY}
+    )
+    assert counts is not None
+    assert counts["counts"][search.search_key(session.user_id, "headach")] == 2
+    assert tasks.count_search_terms(session.user_id) == 0, "each deferred message is counted once"
+
+
+@pytest.mark.django_db(databases=["default", "chats"])  # the counting job reads the search language (MySQL)
+def test_the_minute_job_counts_every_users_deferred_terms() -> None:
+    first, second = _session_with("insulin dose"), _session_with("asthma inhaler")
+    services.append_message(session=first, role=Role.USER, content="insulin again")
+    services.append_message(session=second, role=Role.USER, content="inhaler again")
+
+    assert tasks.count_search_terms() >= 2
+
+    for session, word in ((first, "insulin"), (second, "inhal")):
+        counts = store.database()["chat_search_terms"].find_one(
+            {"user_id": session.user_id, "key": search.COUNTS_KEY}
+        )
+        assert counts is not None
+        assert counts["counts"][search.search_key(session.user_id, word)] == 2
+    assert tasks.count_search_terms(first.user_id) == 0
+
+
+@pytest.mark.django_db(databases=["default", "chats"])  # erasure also removes care-team shares (MySQL)
+def test_counting_after_an_erasure_never_brings_the_vocabulary_back() -> None:
+    """A conversation under legal hold keeps its messages, deferred ones included, while the
+    erasure drops the whole vocabulary: counting them must not make it again."""
+    session = _session_with("my diabetes diary")
+    services.append_message(session=session, role=Role.USER, content="diabetes again")
+    services.set_legal_hold(session=session, hold=True)
+    services.clear_user_chats(user_id=session.user_id)
+
+    tasks.count_search_terms(session.user_id)
+    tasks.count_search_terms()
+
+    assert store.database()["chat_search_terms"].count_documents({"user_id": session.user_id}) == 0
+
+
 def test_a_forged_cursor_is_refused() -> None:
     session = _session_with("insulin")
     with pytest.raises(InvalidChatInput):
@@ -251,6 +346,7 @@ def test_new_terms_written_out_in_a_batch_are_found_by_prefix_and_typo() -> None
     assert _orders(selectors.search_chats(query="xylbjo", user_id=session.user_id)) == [1]
 
 
+@pytest.mark.django_db(databases=["default", "chats"])  # the counting job reads the search language (MySQL)
 def test_a_term_left_waiting_with_its_keys_by_an_earlier_release_is_found_and_written_out() -> None:
     """Counts documents written before pending terms were stored without their keys still hold
     entries with every prefix and deletion key: they are read as they are, and written out."""
@@ -270,6 +366,7 @@ def test_a_term_left_waiting_with_its_keys_by_an_earlier_release_is_found_and_wr
 
     assert _orders(selectors.search_chats(query="head", user_id=user_id)) == [1]
     services.append_message(session=session, role=Role.USER, content=" ".join(_made_up_words(70)))
+    tasks.count_search_terms(user_id)  # the append deferred its counting to this job
     stored = store.database()["chat_search_terms"].find_one({"user_id": user_id, "key": key})
     assert stored is not None
     assert stored["prefix_keys"] == prefix_keys
