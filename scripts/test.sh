@@ -56,7 +56,7 @@ for group in $(seq 1 "$shards"); do
       durations=(--durations-path "var/test-durations-$group.json" --store-durations)
     fi
     python -m pytest --splits "$shards" --group "$group" --splitting-algorithm least_duration \
-      "${durations[@]}" --durations=15 2>&1 | sed -u "s|^|[$group/$shards] |"
+      "${durations[@]}" --durations=15 2>&1 | sed -u "s|^|[$group/$shards] |" | tee "var/test-shard-$group.log"
     exit "${PIPESTATUS[0]}"
   ) &
   pids+=("$!")
@@ -76,7 +76,16 @@ for index in "${!pids[@]}"; do
     failed=1
   fi
 done
-if [ "$failed" -ne 0 ]; then exit 1; fi
+if [ "$failed" -ne 0 ]; then
+  # The shards' lines are interleaved and long: the failures again, last, where a CI log's tail shows them.
+  {
+    grep -hE '^\[[0-9]+/[0-9]+\] (FAILED|ERROR) ' var/test-shard-*.log | head -40
+    grep -hE '^\[[0-9]+/[0-9]+\] (E  |.*Timeout)' var/test-shard-*.log | head -40
+  } >var/test-failures.txt || true
+  log "failures (also in var/test-failures.txt; whole shard logs: var/test-shard-*.log):"
+  cat var/test-failures.txt
+  exit 1
+fi
 if [ "${MEDIBOT_TEST_STORE_DURATIONS:-}" = "1" ]; then
   python - "$shards" <<'PY'
 import json, sys
