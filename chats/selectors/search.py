@@ -23,7 +23,7 @@ from typing import Any
 from bson import Int64, ObjectId
 from bson.errors import InvalidId
 
-from chats import crypto, search, search_index, store
+from chats import crypto, search, search_index
 from chats.exceptions import InvalidChatInput
 from chats.models import ChatMessage, ChatSession, SearchTerm
 from chats.selectors.query import aggregate, page_size
@@ -167,7 +167,7 @@ def _expand(user_id: int, parsed: search.Query) -> list[_Word]:
             ]
     unknown = sorted({entry["key"] for entry in entries} - counts.keys())
     if unknown:
-        counts.update(_counts(user_id, unknown))
+        counts.update(_counts(user_id, unknown)[0])
     for word in words:
         for key in keys(word.query.exact):
             if vocabulary.known(key):
@@ -227,55 +227,54 @@ class _Vocabulary:
         return search.bucket_of(self.counts.get(key, 0))
 
 
-def _vocabulary(user_id: int, keys: list[str], *, language: str | None = None) -> _Vocabulary:
-    """One read: the counts document projected to ``keys`` with its pending terms, and the
-    user's messages whose terms are not counted yet (``search_index``: a range of the partial
-    ``message_uncounted_idx``), their terms recovered from their text for prefix and typo probes."""
-    wanted = sorted(set(keys))
-    pipeline: list[dict[str, Any]] = [
-        {"$match": {"user_id": Int64(user_id), "key": search.COUNTS_KEY}},
-        {"$project": {"key": 1, "pending": 1, **{f"counts.{key}": 1 for key in wanted}}},
-        {
-            "$unionWith": {
-                "coll": ChatMessage._meta.db_table,
-                "pipeline": [
-                    {"$match": {"user_id": Int64(user_id), search_index.UNCOUNTED: True}},
-                    {"$limit": search_index.COUNT_BATCH},
-                    {"$project": {"search_terms": 1, "content": 1}},
-                ],
-            }
-        },
+def _vocabulary(user_id: int, keys: list[str]) -> _Vocabulary:
+    """The counts document projected to ``keys`` with its pending terms, and the user's messages
+    whose terms are not counted yet (``search_index``: a range of the partial
+    ``message_uncounted_idx``, empty once the counting job has run), their terms recovered from
+    their text (language detected per message) for prefix and typo probes. Two reads: SecantusDB
+    runs a ``$unionWith`` sub-pipeline as a collection scan (116 ms at 3,000 messages against
+    1.1 ms for the indexed read), so the second is not folded into the first."""
+    counts, pending = _counts(user_id, keys, with_pending=True)
+    found = _Vocabulary(counts=counts, pending=pending)
+    deferred = [
+        {"search_terms": message.search_terms, "content": message.content}
+        for message in aggregate(
+            ChatMessage,
+            {"user_id": Int64(user_id), search_index.UNCOUNTED: True},
+            limit=search_index.COUNT_BATCH,
+        )
     ]
-    found = _Vocabulary(counts={}, pending=[])
-    deferred = []
-    for document in store.collection(SearchTerm).aggregate(pipeline):
-        if document.get("key") == search.COUNTS_KEY:
-            counts = document.get("counts") or {}
-            found.counts = {key: int(counts[key]) for key in wanted if key in counts}
-            found.pending = list(document.get("pending") or [])
-        else:
-            found.uncounted.update(document.get("search_terms") or [])
-            deferred.append(document)
+    for document in deferred:
+        found.uncounted.update(document.get("search_terms") or [])
     if deferred:
-        words = search_index.plain_terms(user_id, deferred, set(found.uncounted), language)
+        words = search_index.plain_terms(user_id, deferred, set(found.uncounted), None)
         found.uncounted_terms = {key: term for key, term in words.items() if not search.has_digit(term)}
     return found
 
 
-def _counts(user_id: int, keys: list[str]) -> dict[str, int]:
-    """How many of the user's messages hold each of ``keys`` (their counts document, projected)."""
+def _counts(
+    user_id: int, keys: list[str], *, with_pending: bool = False
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """How many of the user's messages hold each of ``keys`` (their counts document, projected),
+    and (``with_pending``) the new terms waiting there to be written as term documents."""
     wanted = sorted(set(keys))
     projection: dict[str, Any] = {"user_id": 1, "key": 1, **{f"counts.{key}": 1 for key in wanted}}
+    if with_pending:
+        projection["pending"] = 1
+    present = {  # fields the projection may leave out, so the model never loads them on access
+        "counts": {"$ifNull": ["$counts", {}]},
+        "pending": {"$ifNull": ["$pending", []]} if with_pending else {"$literal": []},
+    }
     pipeline = [
         {"$match": {"user_id": Int64(user_id), "key": search.COUNTS_KEY}},
         {"$project": projection},
-        {"$addFields": {"counts": {"$ifNull": ["$counts", {}]}}},
+        {"$addFields": present},
     ]
     found = list(SearchTerm.objects.raw_aggregate(pipeline))
     if not found:
-        return {}
+        return {}, []
     counts = found[0].counts or {}
-    return {key: int(counts[key]) for key in wanted if key in counts}
+    return {key: int(counts[key]) for key in wanted if key in counts}, list(found[0].pending or [])
 
 
 def _title_matches(user_id: int, words: list[_Word], size: int) -> list[ChatSession]:
