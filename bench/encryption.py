@@ -51,18 +51,16 @@ def _setup(directory: Path) -> None:
     call_command("migrate", database="chats", verbosity=0)
 
 
-def run(*, messages: int, rounds: int, per_round: int, only: list[str]) -> dict[str, Any]:
+def build_sessions(*, messages: int) -> dict[str, Any]:
+    """One conversation of ``messages`` messages per mode ("off": user 1 in plaintext, "on": user 2
+    encrypted); leaves CHAT_ENCRYPTION at "on"."""
     from django.conf import settings
 
-    from bench.timing import interleaved
-    from chats import selectors, services
-
-    def mode(value: str) -> None:
-        settings.CHAT_ENCRYPTION = value
+    from chats import services
 
     sessions = {}
-    for value in ("off", "on") if set(only) - {"migrate"} else ():
-        mode(value)
+    for value in ("off", "on"):
+        settings.CHAT_ENCRYPTION = value
         session = services.start_session(
             user_id=1 if value == "off" else 2, title="Bench: a long conversation"
         )
@@ -73,6 +71,19 @@ def run(*, messages: int, rounds: int, per_round: int, only: list[str]) -> dict[
                 content=f"Message {number}: my blood pressure was 135/85 this morning, is that fine? " * 3,
             )
         sessions[value] = session
+    return sessions
+
+
+def run(*, messages: int, rounds: int, per_round: int, only: list[str]) -> dict[str, Any]:
+    from django.conf import settings
+
+    from bench.timing import interleaved
+    from chats import selectors, services
+
+    def mode(value: str) -> None:
+        settings.CHAT_ENCRYPTION = value
+
+    sessions = build_sessions(messages=messages) if set(only) - {"migrate"} else {}
 
     def append(value: str) -> Any:
         def operation(number: int) -> object:
