@@ -1,4 +1,5 @@
-"""A key vault and a local master key of one test (chat encryption), dropped afterwards."""
+"""A key vault and a local master key of one test (chat encryption), dropped afterwards; stored
+documents as they are at rest."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from bson.codec_options import CodecOptions
 from django.test import override_settings
 
 from chats import crypto, store
@@ -29,3 +32,11 @@ def own_keys(directory: Path, *, encryption: str = "on") -> Iterator[dict[str, s
             crypto.reset()
             database, collection = namespace.split(".", 1)
             store.database().client[database].drop_collection(collection)
+
+
+def raw_documents(model: Any, user_id: int | None = None) -> list[dict[str, Any]]:
+    """The stored documents of ``model`` (of ``user_id``, or all), read without the chats client's
+    decoder: encrypted values stay ciphertext."""
+    chats = store.database()
+    plain = chats.client.get_database(chats.name, codec_options=CodecOptions())
+    return list(plain[model._meta.db_table].find({} if user_id is None else {"user_id": user_id}))

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from bson import BSON, Binary
-from bson.codec_options import CodecOptions
 from django.core.management import call_command
 from django.db import connections
 from django.test import override_settings
@@ -31,7 +30,7 @@ from chats.models import ChatMessage, ChatSession, MessageVote
 from chats.outbox import services as outbox
 from chats.outbox.models import Erasure, OutboxEntry
 from tests.chats.conftest import client_for
-from tests.chats.encryption_keys import own_keys
+from tests.chats.encryption_keys import own_keys, raw_documents
 from tests.chats.factories import session_with_messages
 from tests.factories import make_user
 
@@ -45,13 +44,6 @@ FRAGMENTS = ("psoriasis", "lithium-carbonate", "450mg")
 def encryption_on(tmp_path: Path) -> Iterator[None]:
     with own_keys(tmp_path):
         yield
-
-
-def raw_documents(model: Any, user_id: int) -> list[dict[str, Any]]:
-    """The stored documents of ``user_id``, read without the chats client's decoder."""
-    chats = store.database()
-    plain = chats.client.get_database(chats.name, codec_options=CodecOptions())
-    return list(plain[model._meta.db_table].find({"user_id": user_id}))
 
 
 def raw_bytes(*models: Any, user_id: int) -> bytes:

@@ -10,17 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bson.codec_options import CodecOptions
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, User
-from chats import backups, crypto, selectors, services, store
+from chats import backups, crypto, selectors, services
 from chats.models import ChatMessage, ChatSession, MessageVote, SearchTerm
 from chats.outbox import services as outbox
 from chats.outbox.models import Erasure, OutboxEntry
-from tests.chats.encryption_keys import own_keys
+from tests.chats.encryption_keys import own_keys, raw_documents
 from tests.factories import make_user, token_for
 
 pytestmark = pytest.mark.django_db(databases=["default", "chats"])
@@ -33,13 +32,6 @@ SECRET = "My psoriasis flares whenever I take lithium-carbonate 450mg"
 def encryption_on(tmp_path: Path) -> Iterator[None]:
     with own_keys(tmp_path):
         yield
-
-
-def raw_documents(model: Any, user_id: int) -> list[dict[str, Any]]:
-    """The stored documents of ``user_id``, read without the chats client's decoder."""
-    chats = store.database()
-    plain = chats.client.get_database(chats.name, codec_options=CodecOptions())
-    return list(plain[model._meta.db_table].find({"user_id": user_id}))
 
 
 def signed_in(user: User) -> APIClient:

@@ -8,18 +8,16 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from bson import BSON
-from bson.codec_options import CodecOptions
 from django.core.management import call_command
 from django.test import override_settings
 
 from chats import selectors, store
 from chats.models import ChatMessage, ChatSession
 from chats.services.encryption import PROGRESS
-from tests.chats.encryption_keys import own_keys
+from tests.chats.encryption_keys import own_keys, raw_documents
 from tests.chats.factories import session_with_messages
 from tests.support.processes import Background, child_env, poll
 
@@ -31,12 +29,6 @@ def keys(tmp_path: Path) -> Iterator[dict[str, str]]:
     """Existing data is written with encryption off; the command encrypts it."""
     with own_keys(tmp_path, encryption="off") as environment:
         yield environment
-
-
-def raw_documents(model: Any) -> list[dict[str, Any]]:
-    chats = store.database()
-    plain = chats.client.get_database(chats.name, codec_options=CodecOptions())
-    return list(plain[model._meta.db_table].find({}))
 
 
 def stored_bytes() -> bytes:
