@@ -122,24 +122,38 @@ def test_another_users_terms_never_expand_a_query() -> None:
     assert not any(term.startswith("headach") for term in result.terms)
 
 
-def test_newest_first_cursor_walk_returns_each_hit_once_across_buckets() -> None:
+def _notes(count: int, *, after_each: Callable[[ChatSession, int], None] | None = None) -> ChatSession:
+    """``count`` notes a second apart, every one but each third about insulin (``after_each`` runs
+    after each append, with the note's number)."""
     session = services.start_session(user_id=next_user_id())
     moment = store.now() - timedelta(hours=1)
-    for number in range(1, 42):
+    for number in range(1, count + 1):
         content = f"note {number} about insulin" if number % 3 else f"note {number} about walking"
         services.append_message(
             session=session, role=Role.USER, content=content, created_at=moment + timedelta(seconds=number)
         )
-    expected = [order for order in range(41, 0, -1) if order % 3]
+        if after_each is not None:
+            after_each(session, number)
+    return session
 
+
+def _walk_all(query: str, user_id: int, *, limit: int) -> list[int]:
+    """The orders of every hit, following the cursor page by page."""
     seen: list[int] = []
     cursor = None
     while True:
-        page = selectors.search_chats(query="insulin", user_id=session.user_id, limit=5, cursor=cursor)
+        page = selectors.search_chats(query=query, user_id=user_id, limit=limit, cursor=cursor)
         seen += _orders(page)
         if not page.has_more:
-            break
+            return seen
         cursor = page.next_cursor
+
+
+def test_newest_first_cursor_walk_returns_each_hit_once_across_buckets() -> None:
+    session = _notes(41)
+    expected = [order for order in range(41, 0, -1) if order % 3]
+
+    seen = _walk_all("insulin", session.user_id, limit=5)
 
     assert len(expected) > 3 * search.BUCKET_SIZE
     assert seen == expected
@@ -150,25 +164,15 @@ def test_the_walk_stays_in_order_while_counts_are_deferred_and_counted_now_and_t
     """Appends place postings from the counts as they stand and leave the counting to a job (here
     run every fifth append, out of step with the buckets): every hit still comes once, newest
     first, and no bucket holds more than a job's worth of postings over its size."""
-    session = services.start_session(user_id=next_user_id())
-    moment = store.now() - timedelta(hours=1)
-    for number in range(1, 61):
-        content = f"note {number} about insulin" if number % 3 else f"note {number} about walking"
-        services.append_message(
-            session=session, role=Role.USER, content=content, created_at=moment + timedelta(seconds=number)
-        )
+
+    def count_every_fifth(session: ChatSession, number: int) -> None:
         if number % 5 == 0:
             tasks.count_search_terms(session.user_id)
+
+    session = _notes(60, after_each=count_every_fifth)
     expected = [order for order in range(60, 0, -1) if order % 3]
 
-    seen: list[int] = []
-    cursor = None
-    while True:
-        page = selectors.search_chats(query="insulin", user_id=session.user_id, limit=5, cursor=cursor)
-        seen += _orders(page)
-        if not page.has_more:
-            break
-        cursor = page.next_cursor
+    seen = _walk_all("insulin", session.user_id, limit=5)
 
     assert seen == expected
     key = search.search_key(session.user_id, "insulin")
