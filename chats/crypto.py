@@ -1,15 +1,24 @@
-"""Per-patient encryption of chat content (MongoDB client-side field level encryption, explicit).
+"""Per-patient encryption of chat content: a data key per patient in MongoDB's key vault, and the
+values sealed with AES-256-GCM under a content key derived from it.
 
 Every patient has one data key in the key vault collection (``chat_key_vault``, key alt name
 ``medibot-patient:<user_id>``), created on their first encrypted write and wrapped by the master
-key of the configured KMS provider (``CHAT_ENCRYPTION_KMS_PROVIDER``). Values are encrypted with
-AEAD_AES_256_CBC_HMAC_SHA_512-Random into BSON Binary subtype 6, which names its key: reading is
-therefore generic — the ``chats`` client decodes every subtype-6 value it receives
-(``type_registry``, installed by the engine through ``MONGODB_TYPE_REGISTRY``), so the ORM, the
-admin, raw pymongo reads and exports all see plaintext without knowing about encryption. The
-selectors' aggregations (``store.raw_aggregate``: pages, lists, search hits) read their result
-undecoded and decrypt it in one libmongocrypt call (``open_raw_documents``) instead of one call
-per value.
+key of the configured KMS provider (``CHAT_ENCRYPTION_KMS_PROVIDER``); libmongocrypt (pymongo's
+client-side field level encryption, explicit) manages, unwraps, rotates and caches these keys.
+Two per-patient keys are derived from the data key — a deterministic encryption of a fixed label
+is a keyed function of the key material, hashed to 32 bytes: the content key and the search key.
+Destroying the data key destroys both (crypto-shredding).
+
+Values are sealed with AES-256-GCM (``cryptography``) under the content key, into BSON Binary of
+subtype ``SEALED_SUBTYPE``: ``version | data key id (16) | nonce (12) | ciphertext and tag``, the
+first 17 bytes authenticated as associated data. The value names its data key, so reading is
+generic: the ``chats`` client decodes every sealed value it receives (``type_registry``, installed
+by the engine through ``MONGODB_TYPE_REGISTRY``), and the ORM, the admin, raw pymongo reads and
+exports all see plaintext without knowing about encryption. Why not libmongocrypt's own value
+encryption (AEAD_AES_256_CBC_HMAC_SHA_512, BSON subtype 6), which the first version stored: the
+``pymongocrypt`` wheel's libmongocrypt has no native crypto and calls back into Python for every
+value (~75 µs a value, a fifth of a 50-message page); AES-GCM in ``cryptography`` is ~5 µs.
+Values of that first format are still read (``decrypt_value``), and ``encrypt_chats`` rewrites them.
 
 Writing goes through ``seal_document`` (called by ``store.to_document``) and ``seal``. Only
 content is encrypted; ids, owner, timestamps, order, roles, status and counters stay plaintext so
@@ -17,9 +26,9 @@ every bounded index range keeps working. Empty values stay plaintext (an empty t
 by the first-message title update); operational metadata keys (``delivery``, ``import``) stay
 plaintext because jobs update and query them in place.
 
-Key caches: libmongocrypt keeps data keys ``CHAT_ENCRYPTION_KEY_CACHE_SECONDS`` (and so does the
-search-key cache here), so a shredded key stops working in every process within that time; the
-process that shreds drops its caches at once.
+Key caches: libmongocrypt keeps data keys ``CHAT_ENCRYPTION_KEY_CACHE_SECONDS``, and so do the
+content-key and search-key caches here, so a shredded key stops working in every process within
+that time; the process that shreds drops its caches at once.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from typing import Any
 
@@ -39,7 +49,8 @@ from bson import decode as bson_decode
 from bson import encode as bson_encode
 from bson.binary import STANDARD
 from bson.codec_options import CodecOptions, TypeDecoder, TypeRegistry
-from bson.raw_bson import RawBSONDocument
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from pymongo import MongoClient
@@ -48,7 +59,12 @@ from pymongo.errors import DuplicateKeyError, EncryptionError
 
 from medibot.routers import CHATS_ALIAS
 
-ENCRYPTED_SUBTYPE = 6
+LEGACY_SUBTYPE = 6  # libmongocrypt's own encrypted values (Medibot's first encrypted format)
+SEALED_SUBTYPE = 0x80  # user-defined: Medibot's AES-256-GCM values (layout in the module's docstring)
+SEALED_VERSION = 1
+_HEADER = 17  # version byte and data key id: the associated data
+_NONCE = 12
+_VALUE_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(uuid_representation=STANDARD)
 RANDOM = Algorithm.AEAD_AES_256_CBC_HMAC_SHA_512_Random
 DETERMINISTIC = Algorithm.AEAD_AES_256_CBC_HMAC_SHA_512_Deterministic
 KEY_ALT_NAME_PREFIX = "medibot-patient:"
@@ -61,8 +77,9 @@ ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
 # Metadata keys jobs update or query in place on the server: never PHI, kept plaintext.
 PLAINTEXT_METADATA_KEYS = frozenset({"delivery", "import"})
 SEARCH_KEY_LABEL = "medibot search key v1"
+CONTENT_KEY_LABEL = "medibot content key v1"
 BACKUP_FORMAT = "medibot-encrypted-backup-1"
-SEARCH_KEY_CACHE_MAX = 10_000
+KEY_CACHE_MAX = 10_000
 ERASED_REASON = "erased: the patient's encryption key was destroyed"
 
 
@@ -72,6 +89,10 @@ class PatientKeyErased(Exception):
     def __init__(self, user_id: int | None = None) -> None:
         self.user_id = user_id
         super().__init__(ERASED_REASON)
+
+
+class UndecryptableValue(ValueError):
+    """A sealed value failed authentication: altered, or presented under another patient's key."""
 
 
 def enabled() -> bool:
@@ -180,6 +201,10 @@ class _Vault:
 
 _lock = threading.Lock()
 _vault: _Vault | None = None
+# Bounded, expiring caches (CHAT_ENCRYPTION_KEY_CACHE_SECONDS, KEY_CACHE_MAX entries each): a
+# patient's data key id, a data key's content key (ready AES-GCM), a patient's search key.
+_key_ids: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
+_content_keys: OrderedDict[bytes, tuple[float, AESGCM]] = OrderedDict()
 _search_keys: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
 
 
@@ -201,6 +226,8 @@ def reset() -> None:
         if _vault is not None and _vault.pid == os.getpid():
             _vault.close()
         _vault = None
+        _key_ids.clear()
+        _content_keys.clear()
         _search_keys.clear()
 
 
@@ -257,26 +284,101 @@ def patient_key_exists(user_id: int) -> bool:
 # --- values ---------------------------------------------------------------------------------------------
 
 
-def encrypt_value(user_id: int, value: Any) -> Binary:
-    """``value`` (any BSON value) encrypted under the patient's data key."""
-    encryption = vault().encryption
+def _cached(cache: OrderedDict[Any, tuple[float, Any]], key: Any) -> Any:
+    now = time.monotonic()
+    with _lock:
+        found = cache.get(key)
+        if found is not None and found[0] > now:
+            cache.move_to_end(key)
+            return found[1]
+    return None
+
+
+def _remember(cache: OrderedDict[Any, tuple[float, Any]], key: Any, value: Any) -> None:
+    with _lock:
+        cache[key] = (time.monotonic() + settings.CHAT_ENCRYPTION_KEY_CACHE_SECONDS, value)
+        cache.move_to_end(key)
+        while len(cache) > KEY_CACHE_MAX:
+            cache.popitem(last=False)
+
+
+def _derive(label: str, **key: Any) -> bytes:
+    """A 32-byte key derived from a data key (``key_id=`` or ``key_alt_name=``): SHA-256 of the
+    deterministic encryption of ``label``. Raises EncryptionError when the data key is missing."""
+    return hashlib.sha256(bytes(vault().encryption.encrypt(label, DETERMINISTIC, **key))).digest()
+
+
+def _content_key(key_id: bytes) -> AESGCM:
+    """The content key of data key ``key_id``; ``PatientKeyErased`` when that key was destroyed."""
+    found = _cached(_content_keys, key_id)
+    if found is not None:
+        return found
     try:
-        return encryption.encrypt(value, RANDOM, key_alt_name=key_alt_name(user_id))
+        derived = AESGCM(_derive(CONTENT_KEY_LABEL, key_id=Binary(key_id, 4)))
     except EncryptionError as exc:
-        if not _missing_key(exc):
-            raise
-    ensure_patient_key(user_id)
-    return encryption.encrypt(value, RANDOM, key_alt_name=key_alt_name(user_id))
+        if _missing_key(exc):
+            raise PatientKeyErased() from None
+        raise
+    _remember(_content_keys, key_id, derived)
+    return derived
+
+
+def _writing_key(user_id: int) -> tuple[bytes, AESGCM]:
+    """The patient's data key id and content key, the data key created on first use."""
+    key_id = _cached(_key_ids, user_id)
+    if key_id is not None:
+        try:
+            return key_id, _content_key(key_id)
+        except PatientKeyErased:  # shredded since it was cached: a new key, as on first use
+            with _lock:
+                _key_ids.pop(user_id, None)
+    created = ensure_patient_key(user_id)
+    key_id = created.bytes if isinstance(created, uuid.UUID) else bytes(created)
+    _remember(_key_ids, user_id, key_id)
+    return key_id, _content_key(key_id)
+
+
+def encrypt_value(user_id: int, value: Any) -> Binary:
+    """``value`` (any BSON value) sealed under the patient's content key."""
+    key_id, key = _writing_key(user_id)
+    header = bytes((SEALED_VERSION,)) + key_id
+    nonce = os.urandom(_NONCE)
+    return Binary(
+        header + nonce + key.encrypt(nonce, bson_encode({"v": value}, codec_options=_VALUE_OPTIONS), header),
+        SEALED_SUBTYPE,
+    )
 
 
 def is_encrypted(value: Any) -> bool:
-    return isinstance(value, Binary) and value.subtype == ENCRYPTED_SUBTYPE
+    return isinstance(value, Binary) and value.subtype in (SEALED_SUBTYPE, LEGACY_SUBTYPE)
+
+
+def is_current(value: Any) -> bool:
+    """Encrypted in the current format (``encrypt_chats`` rewrites the others)."""
+    return isinstance(value, Binary) and value.subtype == SEALED_SUBTYPE
+
+
+def data_key_id(value: Binary) -> bytes:
+    """The id of the data key an encrypted value is under."""
+    return bytes(value[1:17])
 
 
 def decrypt_value(value: Any) -> Any:
     """The plaintext of an encrypted value; other values unchanged. A destroyed key raises
-    ``PatientKeyErased``."""
-    if not is_encrypted(value):
+    ``PatientKeyErased``, an altered value ``UndecryptableValue``."""
+    if not isinstance(value, Binary):
+        return value
+    if value.subtype == SEALED_SUBTYPE:
+        data = bytes(value)
+        if len(data) < _HEADER + _NONCE + 16 or data[0] != SEALED_VERSION:
+            raise UndecryptableValue("not a sealed value of a known version")
+        key = _content_key(data[1:_HEADER])
+        try:
+            plain = key.decrypt(data[_HEADER : _HEADER + _NONCE], data[_HEADER + _NONCE :], data[:_HEADER])
+        except InvalidTag:
+            raise UndecryptableValue("the value failed authentication") from None
+        return bson_decode(plain, codec_options=_VALUE_OPTIONS)["v"]
+    if value.subtype != LEGACY_SUBTYPE:
         return value
     try:
         return vault().encryption.decrypt(value)
@@ -289,8 +391,10 @@ def decrypt_value(value: Any) -> Any:
 def seal(user_id: int, value: Any, *, field: str = "", force: bool = False) -> Any:
     """``value`` as stored for an encrypted field (unchanged when encryption is off — unless
     ``force`` — or when it is empty)."""
-    if not (force or enabled()) or value in ("", None) or value == [] or value == {} or is_encrypted(value):
+    if not (force or enabled()) or value in ("", None) or value == [] or value == {} or is_current(value):
         return value
+    if is_encrypted(value):  # the first format: rewritten in the current one
+        return seal(user_id, decrypt_value(value), field=field, force=True)
     if field == "metadata" and isinstance(value, dict):
         return {
             key: item if key in PLAINTEXT_METADATA_KEYS else seal(user_id, item, force=True)
@@ -320,36 +424,6 @@ def open_document(document: Any) -> Any:
     return decrypt_value(document)
 
 
-def open_raw_documents(
-    documents: list[RawBSONDocument], *, codec_options: CodecOptions[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Documents read undecoded, decrypted together in one libmongocrypt call and decoded once.
-
-    A page of 50 messages is one call instead of 50 (each ``ClientEncryption.decrypt`` runs its own
-    context and state machine in Python). With encryption off, or when one of the keys is destroyed,
-    each document is decoded by the ``chats`` decoder value by value (which names the erased key).
-    """
-    if documents and enabled():
-        try:
-            opened = _decrypt_all(bson_encode({"v": documents}))
-        except EncryptionError as exc:
-            _missing_key(exc)  # only to drop the tracebacks; the per-value path raises the right error
-        else:
-            return list(bson_decode(opened, codec_options=codec_options)["v"])
-    return [bson_decode(document.raw, codec_options=codec_options) for document in documents]
-
-
-def _decrypt_all(document: bytes) -> bytes:
-    """Every encrypted value anywhere in ``document`` decrypted (libmongocrypt's document decryption,
-    which pymongo's automatic decryption uses; the data keys come from the same cache)."""
-    from pymongo.synchronous.encryption import _wrap_encryption_errors
-    from pymongocrypt.synchronous.state_machine import run_state_machine
-
-    encrypter = vault().encryption._encryption
-    with _wrap_encryption_errors(), encrypter.mongocrypt.decryption_context(document) as context:
-        return bytes(run_state_machine(context, encrypter.callback))
-
-
 class _EncryptedValueDecoder(TypeDecoder):
     bson_type = Binary
 
@@ -366,27 +440,19 @@ def type_registry() -> TypeRegistry:
 
 
 def _search_key(user_id: int) -> bytes:
-    """The patient's search key: derived from their data key (a deterministic encryption of a fixed
-    label is a keyed function of the key material), so shredding the data key destroys it too."""
-    now = time.monotonic()
-    with _lock:
-        cached = _search_keys.get(user_id)
-        if cached is not None and cached[0] > now:
-            _search_keys.move_to_end(user_id)
-            return cached[1]
-    encryption = vault().encryption
+    """The patient's search key, derived from their data key (created on first use), so shredding
+    the data key destroys it too."""
+    key = _cached(_search_keys, user_id)
+    if key is not None:
+        return key
     try:
-        derived = encryption.encrypt(SEARCH_KEY_LABEL, DETERMINISTIC, key_alt_name=key_alt_name(user_id))
+        key = _derive(SEARCH_KEY_LABEL, key_alt_name=key_alt_name(user_id))
     except EncryptionError as exc:
         if not _missing_key(exc):
             raise
         ensure_patient_key(user_id)
-        derived = encryption.encrypt(SEARCH_KEY_LABEL, DETERMINISTIC, key_alt_name=key_alt_name(user_id))
-    key = hashlib.sha256(bytes(derived)).digest()
-    with _lock:
-        _search_keys[user_id] = (now + settings.CHAT_ENCRYPTION_KEY_CACHE_SECONDS, key)
-        while len(_search_keys) > SEARCH_KEY_CACHE_MAX:
-            _search_keys.popitem(last=False)
+        key = _derive(SEARCH_KEY_LABEL, key_alt_name=key_alt_name(user_id))
+    _remember(_search_keys, user_id, key)
     return key
 
 
@@ -470,8 +536,6 @@ def seal_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """An outbox payload as stored: its PHI keys sealed together (unchanged when encryption is off)."""
     if not enabled() or not PAYLOAD_PHI_KEYS & payload.keys():
         return payload
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     secret = {key: value for key, value in payload.items() if key in PAYLOAD_PHI_KEYS}
     nonce = os.urandom(12)
     sealed = nonce + AESGCM(_outbox_key()).encrypt(nonce, json.dumps(secret).encode(), None)
@@ -486,8 +550,6 @@ def seal_text(text: str) -> str:
     """A cache entry (the recent-history cache) sealed like outbox payloads, when encryption is on."""
     if not enabled():
         return text
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     nonce = os.urandom(12)
     sealed = nonce + AESGCM(_outbox_key()).encrypt(nonce, text.encode(), None)
     return SEALED_TEXT_PREFIX + base64.b64encode(sealed).decode()
@@ -496,8 +558,6 @@ def seal_text(text: str) -> str:
 def open_text(text: str) -> str:
     if not text.startswith(SEALED_TEXT_PREFIX):
         return text
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     sealed = base64.b64decode(text[len(SEALED_TEXT_PREFIX) :])
     return AESGCM(_outbox_key()).decrypt(sealed[:12], sealed[12:], None).decode()
 
@@ -506,8 +566,6 @@ def open_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """The plaintext of an outbox payload (sealed or not)."""
     if SEALED_PAYLOAD_KEY not in payload:
         return payload
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     sealed = base64.b64decode(payload[SEALED_PAYLOAD_KEY])
     secret = json.loads(AESGCM(_outbox_key()).decrypt(sealed[:12], sealed[12:], None))
     kept = {key: value for key, value in payload.items() if key != SEALED_PAYLOAD_KEY}
@@ -524,6 +582,7 @@ def seal_file(user_id: int, data: bytes) -> bytes:
         "format": BACKUP_FORMAT,
         "user_id": int(user_id),
         "ciphertext": base64.b64encode(ciphertext).decode(),
+        "subtype": ciphertext.subtype,
     }
     return json.dumps(envelope).encode()
 
@@ -539,7 +598,8 @@ def open_file(data: bytes) -> bytes:
         return data
     envelope = json.loads(data)
     try:
-        plain = decrypt_value(Binary(base64.b64decode(envelope["ciphertext"]), ENCRYPTED_SUBTYPE))
+        sealed = Binary(base64.b64decode(envelope["ciphertext"]), envelope.get("subtype", LEGACY_SUBTYPE))
+        plain = decrypt_value(sealed)
     except PatientKeyErased:
         raise PatientKeyErased(envelope.get("user_id")) from None
     return bytes(plain)

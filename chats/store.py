@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import pymongo
 from bson import Int64, ObjectId
+from bson import decode as bson_decode
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from django.conf import settings
@@ -72,7 +73,9 @@ class _Documents(list[dict[str, Any]]):
 
 
 class _OpenedRawQuery(RawQuery):
-    """The ORM's raw aggregation, read undecoded and decrypted batch-wise (``crypto.open_raw_documents``)."""
+    """The ORM's raw aggregation, read undecoded and then decoded by the ``chats`` decoder, so that
+    a value under a destroyed key raises ``crypto.PatientKeyErased`` itself (a pymongo cursor's own
+    decoding would wrap it in ``InvalidBSON``)."""
 
     def _execute_query(self) -> None:
         connection: Any = connections[self.using]  # django-mongodb-backend's wrapper (untyped)
@@ -82,12 +85,11 @@ class _OpenedRawQuery(RawQuery):
             codec_options=options.with_options(document_class=RawBSONDocument, type_registry=None),
         )
         found = list(raw.aggregate(self.pipeline, session=connection.session))
-        self.cursor = _Documents(crypto.open_raw_documents(found, codec_options=options))
+        self.cursor = _Documents([bson_decode(document.raw, codec_options=options) for document in found])
 
 
 def raw_aggregate(model: type[M], pipeline: list[dict[str, Any]]) -> list[M]:
-    """``model.objects.raw_aggregate(pipeline)`` with the result's encrypted values decrypted in one
-    call (a page is one libmongocrypt call, not one per value)."""
+    """``model.objects.raw_aggregate(pipeline)``, fetched; see ``_OpenedRawQuery``."""
     queryset = RawQuerySet(pipeline, model=model, using=CHATS_ALIAS)
     queryset.query = _OpenedRawQuery(pipeline, using=CHATS_ALIAS, model=model)
     return list(queryset)

@@ -51,15 +51,16 @@ def _digest(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _has_plaintext(value: Any, name: str) -> bool:
+def _needs_sealing(value: Any, name: str) -> bool:
+    """Plaintext, or encrypted in the first format (libmongocrypt's values): rewritten."""
     if value in ("", None) or value == [] or value == {}:
         return False
     if name == "metadata" and isinstance(value, dict):
         return any(
-            key not in crypto.PLAINTEXT_METADATA_KEYS and not crypto.is_encrypted(item)
+            key not in crypto.PLAINTEXT_METADATA_KEYS and not crypto.is_current(item)
             for key, item in value.items()
         )
-    return not crypto.is_encrypted(value)
+    return not crypto.is_current(value)
 
 
 def _has_ciphertext(value: Any) -> bool:
@@ -80,7 +81,7 @@ def _convert(table: str, document: dict[str, Any], *, decrypt: bool) -> tuple[di
         if source and "search_terms" in document:
             change["search_terms"] = search.terms_for(plain.get(source) or "")
         return change, _digest(plain)
-    if not any(_has_plaintext(document[name], name) for name in names):
+    if not any(_needs_sealing(document[name], name) for name in names):
         return None
     plain = {name: crypto.open_document(document[name]) for name in names}
     sealed = crypto.seal_document(table, {"user_id": document["user_id"], **plain}, force=True)

@@ -59,7 +59,9 @@ def send(client: APIClient, text: str, session_id: str = "") -> dict[str, Any]:
 
 def first_ciphertext(user_id: int) -> Binary:
     message = min(raw_documents(ChatMessage, user_id), key=lambda document: document["order"])
-    return Binary(message["content"], 6)
+    content = message["content"]
+    assert isinstance(content, Binary)
+    return content
 
 
 def test_stored_documents_contain_no_plaintext_of_a_message(alice: APIClient, patient: User) -> None:
@@ -158,15 +160,49 @@ def test_another_patients_key_cannot_decrypt(alice: APIClient, patient: User) ->
     send(alice, SECRET)
     other = make_user(username="bob-crypto")
     crypto.encrypt_value(other.pk, "bob's key exists")
-    ciphertext = bytes(first_ciphertext(patient.pk))
+    ciphertext = first_ciphertext(patient.pk)
     other_key = crypto.ensure_patient_key(other.pk)
+    assert crypto.data_key_id(ciphertext) == bytes(crypto.ensure_patient_key(patient.pk))
 
     # The same ciphertext, claiming to be under the other patient's key: authentication fails.
-    forged = Binary(ciphertext[:1] + bytes(other_key) + ciphertext[17:], 6)
+    forged = Binary(ciphertext[:1] + bytes(other_key) + ciphertext[17:], ciphertext.subtype)
 
-    with pytest.raises(EncryptionError):
+    with pytest.raises(crypto.UndecryptableValue):
         crypto.decrypt_value(forged)
-    assert crypto.decrypt_value(Binary(ciphertext, 6)) == SECRET
+    assert crypto.decrypt_value(ciphertext) == SECRET
+
+
+def test_an_altered_value_is_refused_not_misread(alice: APIClient, patient: User) -> None:
+    send(alice, SECRET)
+    ciphertext = bytearray(first_ciphertext(patient.pk))
+    ciphertext[-20] ^= 1
+
+    with pytest.raises(crypto.UndecryptableValue):
+        crypto.decrypt_value(Binary(bytes(ciphertext), crypto.SEALED_SUBTYPE))
+
+
+def test_values_of_the_first_format_still_read_and_encrypt_chats_rewrites_them(
+    alice: APIClient, patient: User
+) -> None:
+    sent = send(alice, SECRET)
+    # As the first encrypted version stored it: libmongocrypt's own value encryption (subtype 6).
+    legacy = crypto.vault().encryption.encrypt(
+        SECRET, crypto.RANDOM, key_alt_name=crypto.key_alt_name(patient.pk)
+    )
+    messages = store.raw_database()[ChatMessage._meta.db_table]
+    first = min(raw_documents(ChatMessage, patient.pk), key=lambda document: document["order"])
+    messages.update_one({"_id": first["_id"]}, {"$set": {"content": legacy}})
+    assert first_ciphertext(patient.pk).subtype == 6
+
+    page = alice.get(f"/api/chat/sessions/{sent['session_id']}/messages")
+    assert page.status_code == 200
+    assert SECRET in page.content.decode()
+
+    call_command("encrypt_chats", stdout=io.StringIO())
+
+    assert first_ciphertext(patient.pk).subtype == crypto.SEALED_SUBTYPE
+    assert crypto.decrypt_value(first_ciphertext(patient.pk)) == SECRET
+    assert SECRET.encode() not in raw_bytes(ChatMessage, user_id=patient.pk)
 
 
 def test_clearing_all_chats_shreds_the_key_and_a_fresh_client_cannot_decrypt(
@@ -183,6 +219,11 @@ def test_clearing_all_chats_shreds_the_key_and_a_fresh_client_cannot_decrypt(
     assert erasure.key_shredded_at is not None
     assert not crypto.patient_key_exists(patient.pk)
     crypto.reset()  # a fresh client: no key cached
+    with pytest.raises(crypto.PatientKeyErased):
+        crypto.decrypt_value(ciphertext)
+    # The patient chats again, under a new data key: the old value stays erased.
+    send(alice, "A new conversation")
+    assert crypto.patient_key_exists(patient.pk)
     with pytest.raises(crypto.PatientKeyErased):
         crypto.decrypt_value(ciphertext)
 
