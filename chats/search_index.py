@@ -210,13 +210,16 @@ def plain_terms(
     plain: dict[str, str] = {}
     if not new_keys:
         return plain
+    seen: set[str] = set()  # each term keyed once (with encryption on, a key is an HMAC)
     for document in documents:
         if new_keys & set(document.get("search_terms", [])):
             # Importers index documents already built for storage: sealed content is opened here.
-            for term in search.terms_for(crypto.decrypt_value(document.get("content", "")), language):
+            terms = set(search.terms_for(crypto.decrypt_value(document.get("content", "")), language))
+            for term in terms - seen:
                 key = search.search_key(user_id, term)
                 if key in new_keys:
                     plain[key] = term
+            seen |= terms
     for key in new_keys - plain.keys():  # worked out in another language than the text gives
         plain[key] = key
     return plain
