@@ -359,8 +359,8 @@ def is_current(value: Any) -> bool:
 
 
 def data_key_id(value: Binary) -> bytes:
-    """The id of the data key an encrypted value is under."""
-    return bytes(value[1:17])
+    """The id of the data key an encrypted value is under (bytes 1-16 in both formats)."""
+    return bytes(value[1:_HEADER])
 
 
 def decrypt_value(value: Any) -> Any:
@@ -372,7 +372,7 @@ def decrypt_value(value: Any) -> Any:
         data = bytes(value)
         if len(data) < _HEADER + _NONCE + 16 or data[0] != SEALED_VERSION:
             raise UndecryptableValue("not a sealed value of a known version")
-        key = _content_key(data[1:_HEADER])
+        key = _content_key(data_key_id(value))
         try:
             plain = key.decrypt(data[_HEADER : _HEADER + _NONCE], data[_HEADER + _NONCE :], data[:_HEADER])
         except InvalidTag:
